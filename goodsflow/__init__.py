@@ -1,0 +1,1 @@
+"""goodsflow: the command line and settings that assemble the packages."""

@@ -1,0 +1,63 @@
+"""Alerts: what the detection engine tells the localities' task forces.
+
+An alert's id is derived from the shipment and the rule, so one shipment has at most one
+open alert per rule: new evidence updates it (same id, higher ``revision``), and a
+redelivered event never makes a second alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
+
+
+class Rule(StrEnum):
+    """Detection rules. Issue #4 adds the rest; values are stable identifiers."""
+
+    ROUTE_DEVIATION = "route_deviation"
+
+
+def alert_id_for(shipment_id: str, rule: Rule) -> str:
+    """Deterministic alert id: the same shipment and rule always give the same id."""
+    digest = hashlib.sha256(f"{shipment_id}\x1f{rule.value}".encode()).hexdigest()
+    return f"ALR-{digest[:20]}"
+
+
+class Evidence(BaseModel):
+    """One fact behind an alert, traceable to the event a checkpoint reported."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    checkpoint_id: str
+    occurred_at: AwareDatetime
+    detail: str = ""
+    distance_km: float | None = None
+
+
+class Alert(BaseModel):
+    """A suspicion about one shipment under one rule."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alert_id: str
+    revision: int = Field(ge=1, description="increases each time new evidence updates it")
+    rule: Rule
+    severity: int = Field(ge=0, le=100)
+    severity_factors: dict[str, int]
+    shipment_id: str
+    localities: list[str] = Field(description="codes of every locality involved")
+    evidence: list[Evidence] = Field(min_length=1)
+    explanation_vi: str
+    explanation_en: str
+    raised_at: AwareDatetime = Field(description="event time of the latest evidence")
+
+    @property
+    def raised_at_vietnam(self) -> datetime:
+        """``raised_at`` shown in Vietnam time (UTC+7)."""
+        return self.raised_at.astimezone(VIETNAM_TZ)
