@@ -1,0 +1,51 @@
+"""The `goodsflow` command. Each package owns its command group; this module assembles them
+and turns goodsflow's errors into one-line messages (exit 1) instead of tracebacks.
+
+Run `goodsflow --help`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from schemas import GoodsflowError
+
+
+@click.group()
+@click.version_option(package_name="goodsflow")
+def cli() -> None:
+    """goodsflow: trace goods flows across the northern localities; flag suspicious routes."""
+
+
+def _register() -> None:
+    from goodsflow.demo import demo
+    from graph.cli import graph_group
+    from producers.cli import publish_events
+    from stack.cli import stack_group
+    from streams.cli import topics_group, worker
+
+    cli.add_command(stack_group)
+    cli.add_command(topics_group)
+    cli.add_command(worker)
+    cli.add_command(graph_group)
+    cli.add_command(publish_events)
+    cli.add_command(demo)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except GoodsflowError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
