@@ -1,0 +1,11 @@
+"""Stream processing: the pure detection engine and the Faust app around it.
+
+Importing this package does not import Faust; the Faust app lives in ``streams.app`` and
+the agents in ``streams.agents``.
+"""
+
+from streams.engine import Outcome, process
+from streams.rules import DetectionConfig, Finding
+from streams.state import ShipmentState
+
+__all__ = ["DetectionConfig", "Finding", "Outcome", "ShipmentState", "process"]
