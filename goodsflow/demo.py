@@ -1,0 +1,128 @@
+"""`goodsflow demo`: simulated checkpoint traffic through the real local stack.
+
+Starts a Faust worker process, publishes generated traffic to Kafka, reads the alerts back
+from the alerts topic, and prints them with a summary of the Neo4j graph. Needs the stack
+(`goodsflow stack up`); the README's `./dev demo` brings it up and down around this.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from goodsflow.bootstrap import neo4j_driver
+from goodsflow.settings import load_settings
+from graph.writer import Neo4jGraphWriter
+from producers.publisher import KafkaEventPublisher
+from producers.traffic import generate
+from schemas import VIETNAM_TZ, Alert, load_registry
+from streams.readers import TopicTail
+from streams.topics import ALERTS, ensure_topics
+
+
+def start_worker(log_path: Path) -> subprocess.Popen[bytes]:
+    """Start `goodsflow worker` as its own process, output to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "goodsflow", "worker"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=os.environ.copy(),
+        )
+
+
+def stop_worker(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@click.command("demo")
+@click.option("--shipments", default=200, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--seed", default=7, show_default=True)
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
+@click.option("--timeout", "timeout_s", default=180.0, show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), default=Path("demo-output"))
+def demo(shipments: int, seed: int, lang: str, timeout_s: float, output: Path) -> None:
+    """Run simulated traffic through Kafka, Faust and Neo4j; print alerts and the graph."""
+    started = time.monotonic()
+    settings = load_settings()
+    ensure_topics(settings.bootstrap_servers)
+    traffic = generate(shipments, seed=seed, prefix=f"DEMO{int(time.time())}")
+    worker = start_worker(output / "worker.log")
+    try:
+        with TopicTail(settings.bootstrap_servers, ALERTS) as tail:
+            with KafkaEventPublisher(settings.bootstrap_servers) as publisher:
+                sent = publisher.publish_all(traffic.events)
+            click.echo(f"published {sent} events for {shipments} shipments")
+
+            def all_flagged(records: list) -> bool:
+                if worker.poll() is not None:
+                    raise click.ClickException(f"the worker exited; see {output / 'worker.log'}")
+                flagged = {Alert.model_validate_json(r.value).shipment_id for r in records}
+                return traffic.deviating <= flagged
+
+            records = tail.collect(all_flagged, timeout_s=timeout_s)
+        with neo4j_driver(settings) as driver:
+            graph = Neo4jGraphWriter(driver, settings.neo4j.database)
+            _wait_for_graph(graph, traffic.shipments, len(traffic.events), timeout_s)
+            counts = graph.summary()
+    finally:
+        stop_worker(worker)
+
+    latest: dict[str, Alert] = {}
+    ours = set(traffic.shipments)
+    for record in records:
+        alert = Alert.model_validate_json(record.value)
+        if alert.shipment_id not in ours:  # left over from an earlier run
+            continue
+        if alert.alert_id not in latest or alert.revision > latest[alert.alert_id].revision:
+            latest[alert.alert_id] = alert
+    _report(list(latest.values()), traffic.deviating, lang)
+    click.echo("\nGraph (whole database): " + ", ".join(
+        f"{name} {n}" for name, n in {**counts["nodes"], **counts["relationships"]}.items()
+    ))  # fmt: skip
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "alerts.jsonl").write_text(
+        "".join(a.model_dump_json() + "\n" for a in latest.values()), encoding="utf-8"
+    )
+    click.echo(f"alerts written to {output / 'alerts.jsonl'}; "
+               f"demo took {time.monotonic() - started:.1f} s")  # fmt: skip
+
+
+def _wait_for_graph(
+    graph: Neo4jGraphWriter, shipments: list[str], events: int, timeout_s: float
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while graph.recorded_event_count(shipments) < events:
+        if time.monotonic() > deadline:
+            raise click.ClickException("the graph did not receive every event in time")
+        time.sleep(0.5)
+
+
+def _report(alerts: list[Alert], expected: set[str], lang: str) -> None:
+    registry = load_registry()
+    flagged = {a.shipment_id for a in alerts}
+    found = len(flagged & expected)
+    click.echo(
+        f"\n{len(alerts)} alerts; {found} of {len(expected)} planted detours found, "
+        f"{len(flagged - expected)} false alerts"
+    )
+    for alert in sorted(alerts, key=lambda a: (-a.severity, a.shipment_id))[:10]:
+        when = alert.raised_at.astimezone(VIETNAM_TZ).strftime("%d/%m %H:%M")
+        places = ", ".join(registry.locality(c).name for c in alert.localities)
+        text = alert.explanation_vi if lang == "vi" else alert.explanation_en
+        click.echo(f"  [{alert.severity:>3}] {when} (UTC+7) {alert.rule.value} | {places}\n"
+                   f"        {text}")  # fmt: skip
