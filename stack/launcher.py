@@ -26,6 +26,7 @@ from pathlib import Path
 
 from stack import processes
 from stack.errors import PortInUse, StackError, ToolMissing
+from stack.readiness import wait_until_ready
 
 SERVICES = ("kafka", "neo4j")
 
@@ -110,6 +111,29 @@ def port_answers(port: int, host: str = "127.0.0.1") -> bool:
             return True
     except OSError:
         return False
+
+
+def kafka_properties(c: StackConfig, log_dir: Path) -> dict[str, str]:
+    """The broker's server.properties for a one-node KRaft cluster on loopback."""
+    return {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{c.kafka_controller_port}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{c.kafka_port},"
+        f"CONTROLLER://127.0.0.1:{c.kafka_controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{c.kafka_port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(log_dir),
+        "num.partitions": "1",
+        "offsets.topic.replication.factor": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        # Topics come only from the project (`goodsflow topics create`), never by accident.
+        "auto.create.topics.enable": "false",
+    }
 
 
 class LocalStack:
@@ -199,27 +223,8 @@ class LocalStack:
 
     # -- kafka ------------------------------------------------------------------------
     def _kafka_properties(self) -> Path:
-        c = self.config
         home = self.dir / "kafka"
-        props = {
-            "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{c.kafka_controller_port}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{c.kafka_port},"
-            f"CONTROLLER://127.0.0.1:{c.kafka_controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{c.kafka_port}",
-            "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            "log.dirs": str(home / "data"),
-            "num.partitions": "1",
-            "offsets.topic.replication.factor": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "group.initial.rebalance.delay.ms": "0",
-            # Topics come only from the project (`goodsflow topics create`), never by accident.
-            "auto.create.topics.enable": "false",
-        }
+        props = kafka_properties(self.config, home / "data")
         home.mkdir(parents=True, exist_ok=True)
         path = home / "server.properties"
         path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
@@ -320,11 +325,9 @@ class LocalStack:
         self.java()
         for service in SERVICES:
             self.ensure_jars(service)
-        done: dict[str, str] = {}
-        for service in SERVICES:
-            if processes.recorded(self.pid_file(service)) is not None:
-                done[service] = "already running"
-                continue
+        to_start = [s for s in SERVICES if processes.recorded(self.pid_file(s)) is None]
+        # Check every port before starting anything, so a taken port leaves nothing behind.
+        for service in to_start:
             for port, variable in self._ports(service):
                 if not port_free(port):
                     raise PortInUse(
@@ -332,11 +335,16 @@ class LocalStack:
                         f"listen there: stop what holds it, or choose another port with "
                         f"{variable}"
                     )
-            (self._start_kafka if service == "kafka" else self._start_neo4j)()
-            done[service] = "started"
-        from stack.readiness import wait_until_ready
-
-        wait_until_ready(self, self.config.start_timeout_s)
+        done = {service: "already running" for service in SERVICES if service not in to_start}
+        try:
+            for service in to_start:
+                (self._start_kafka if service == "kafka" else self._start_neo4j)()
+                done[service] = "started"
+            wait_until_ready(self, self.config.start_timeout_s)
+        except BaseException:
+            for service in to_start:  # leave nothing half-started behind
+                processes.stop(self.pid_file(service), timeout_s=20)
+            raise
         return done
 
     def down(self) -> dict[str, str]:

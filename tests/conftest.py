@@ -1,0 +1,109 @@
+"""Fixtures shared by the integration and end-to-end tests: settings, the real stack's
+clients, and a real Faust worker process. Nothing here is mocked.
+
+These tests need the local stack (`goodsflow stack up`, which `./dev test` does). When it
+is not reachable they fail with that message; they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from goodsflow.settings import Settings, load_settings
+from stack.launcher import port_answers
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    s = load_settings()
+    for name, address in (("Kafka", s.bootstrap_servers), ("Neo4j", s.neo4j_uri)):
+        host, port = address.rsplit("/", 1)[-1].rsplit(":", 1)
+        if not port_answers(int(port), host):
+            pytest.fail(
+                f"{name} is not reachable at {address}: start the stack with "
+                f"`goodsflow stack up` (./dev test does this for you)",
+                pytrace=False,
+            )
+    return s
+
+
+@pytest.fixture(scope="session")
+def neo4j_driver(settings):
+    from goodsflow.bootstrap import neo4j_driver as make_driver
+
+    with make_driver(settings) as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def topics(settings) -> None:
+    from streams.topics import ensure_topics
+
+    ensure_topics(settings.bootstrap_servers)
+
+
+class WorkerProcess:
+    """`goodsflow worker` as its own OS process, as it runs in production."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 120.0) -> None:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "goodsflow", "worker"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=ROOT,
+                env=os.environ.copy(),
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited at start:\n{self.log_tail(offset)}")
+            if "[^Worker]: Ready" in self.log_tail(offset, lines=10_000):
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"worker not ready in {timeout_s} s:\n{self.log_tail(offset)}")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 60.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, offset: int = 0, lines: int = 60) -> str:
+        if not self.log_path.exists():
+            return ""
+        with self.log_path.open("rb") as f:
+            f.seek(offset)
+            text = f.read().decode(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def worker(settings, topics, tmp_path_factory) -> Iterator[WorkerProcess]:
+    proc = WorkerProcess(tmp_path_factory.mktemp("worker") / "worker.log")
+    proc.start()
+    yield proc
+    proc.stop()

@@ -1,0 +1,71 @@
+"""Factories for events with sensible defaults and unique ids (tests share one stack)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from schemas import (
+    VIETNAM_TZ,
+    CheckpointScanned,
+    Direction,
+    GoodsCategory,
+    GoodsLine,
+    Party,
+    ShipmentDeclared,
+)
+
+T0 = datetime(2026, 11, 25, 8, 0, tzinfo=VIETNAM_TZ)
+ROUTE = ["LS-HUUNGHI", "LS-CHILANG", "BN-BACGIANG", "BN-TUSON", "HN-DONGXUAN"]
+
+
+def unique(prefix: str = "T") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def declaration(**overrides: Any) -> ShipmentDeclared:
+    fields: dict[str, Any] = {
+        "event_id": unique("EV"),
+        "occurred_at": T0,
+        "checkpoint_id": ROUTE[0],
+        "shipment_id": unique("SHP"),
+        "shipper": Party(party_id="P-0001", name="Công ty TNHH Thương mại Biên Giới"),
+        "consignee": Party(
+            party_id="P-0500", name="Hộ kinh doanh Đồng Xuân", tax_code="0101234567"
+        ),
+        "origin_country": "CN",
+        "vehicle_plate": "12C-34567",
+        "driver_id": "D-0042",
+        "goods": [
+            GoodsLine(
+                hs_code="2106",
+                description="Thực phẩm chức năng",
+                category=GoodsCategory.DIETARY_SUPPLEMENTS,
+                quantity=Decimal(120),
+                unit="thùng",
+                weight_kg=Decimal(1800),
+                value_vnd=Decimal(540_000_000),
+            )
+        ],
+        "declared_route": ROUTE,
+        "destination_locality": "HN",
+    }
+    fields.update(overrides)
+    return ShipmentDeclared(**fields)
+
+
+def scan(
+    shipment_id: str, checkpoint_id: str, minutes: int = 60, **overrides: Any
+) -> CheckpointScanned:
+    fields: dict[str, Any] = {
+        "event_id": unique("EV"),
+        "occurred_at": T0 + timedelta(minutes=minutes),
+        "checkpoint_id": checkpoint_id,
+        "shipment_id": shipment_id,
+        "direction": Direction.PASSING,
+        "observed_plate": "12C-34567",
+    }
+    fields.update(overrides)
+    return CheckpointScanned(**fields)

@@ -1,0 +1,55 @@
+"""Bad input on checkpoint-events neither crashes the worker nor disappears: it goes to the
+dead-letter topic with the reason, and the next valid event is processed."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from producers.publisher import KafkaEventPublisher
+from schemas import Alert
+from streams.readers import TopicTail
+from streams.topics import ALERTS, CHECKPOINT_EVENTS, CHECKPOINT_EVENTS_DLQ
+from tests.factories import declaration, scan, unique
+
+
+def test_invalid_messages_are_dead_lettered_and_processing_goes_on(settings, worker):
+    key = unique("SHP").encode()
+    not_json = b'{"event_id": "broken'
+    missing = json.dumps(
+        {
+            "event_type": "checkpoint.scanned",
+            "shipment_id": key.decode(),
+            "checkpoint_id": "LS-HUUNGHI",
+        }
+    ).encode()
+    decl = declaration(shipment_id=key.decode())
+    off = scan(decl.shipment_id, "NB-GIANKHAU")
+
+    with (
+        TopicTail(settings.bootstrap_servers, CHECKPOINT_EVENTS_DLQ) as dlq,
+        TopicTail(settings.bootstrap_servers, ALERTS) as alerts,
+    ):
+        with KafkaEventPublisher(settings.bootstrap_servers) as publisher:
+            publisher.publish_raw(key, not_json)
+            publisher.publish_raw(key, missing)
+            publisher.publish_all([decl, off])
+        dead = dlq.collect(lambda rs: len([r for r in rs if r.key == key]) >= 2, timeout_s=60)
+        raised = alerts.collect(lambda rs: any(r.key == key for r in rs), timeout_s=60)
+
+    records = [json.loads(r.value) for r in dead if r.key == key]
+    assert len(records) == 2, worker.log_tail()
+    broken, incomplete = records
+    assert broken["reason"].startswith("not JSON")
+    assert base64.b64decode(broken["payload_base64"]) == not_json
+    assert broken["source"]["topic"] == CHECKPOINT_EVENTS
+    assert broken["source"]["key"] == key.decode()
+    assert incomplete["payload_text"] == missing.decode()
+    assert {p["field"] for p in incomplete["problems"]} >= {"event_id", "occurred_at", "direction"}
+    assert incomplete["source"]["offset"] == broken["source"]["offset"] + 1
+
+    # the valid events after them were processed: the off-route scan raised its alert
+    assert [
+        Alert.model_validate_json(r.value).evidence[0].event_id for r in raised if r.key == key
+    ] == [off.event_id]
+    assert worker.alive()

@@ -1,0 +1,53 @@
+import re
+
+from graph import cypher, project
+from schemas import Rule, load_registry
+from streams import DetectionConfig, process
+from tests.factories import ROUTE, declaration, scan
+
+
+def test_declaration_projects_shipment_and_ordered_planned_stops():
+    decl = declaration()
+    rows = project([decl])
+    assert [r["shipment_id"] for r in rows.declarations] == [decl.shipment_id]
+    assert rows.declarations[0]["categories"] == ["dietary_supplements"]
+    assert rows.declarations[0]["declared_weight_kg"] == 1800.0
+    assert [(r["position"], r["checkpoint_id"]) for r in rows.planned_stops] == list(
+        enumerate(ROUTE, start=1)
+    )
+    assert {r["event_id"] for r in rows.planned_stops} == {decl.event_id}
+
+
+def test_scan_projects_one_passage_carrying_its_event_id_and_time():
+    ev = scan("SHP-1", "BN-TUSON", observed_weight_kg=1790)
+    rows = project([ev])
+    assert rows.passages == [
+        {
+            "shipment_id": "SHP-1",
+            "checkpoint_id": "BN-TUSON",
+            "event_id": ev.event_id,
+            "occurred_at": ev.occurred_at,
+            "direction": "passing",
+            "observed_weight_kg": 1790.0,
+            "seal_status": "not_checked",
+        }
+    ]
+
+
+def test_alert_projects_with_its_evidence_ids():
+    decl = declaration()
+    off = scan(decl.shipment_id, "TN-THAINGUYEN")
+    state = process(None, decl, DetectionConfig(), load_registry()).state
+    alert = process(state, off, DetectionConfig(), load_registry()).alerts[0]
+    rows = project([], [alert])
+    assert rows.alerts[0]["rule"] == Rule.ROUTE_DEVIATION.value
+    assert rows.alerts[0]["evidence_event_ids"] == [off.event_id]
+    assert len(rows) == 1
+
+
+def test_write_queries_take_values_only_as_parameters():
+    # Every statement unwinds $rows; no value is formatted into the text.
+    for name, query in cypher.WRITE_QUERIES.items():
+        assert query.lstrip().startswith("UNWIND $rows AS row"), name
+        assert "{" not in re.sub(r"\{[a-z_]+: row\.[a-z_]+\}|\{code: code\}", "", query), name
+    assert set(cypher.WRITE_QUERIES) == set(project([]).statements())
