@@ -142,6 +142,7 @@ class LocalStack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.dir = config.dir.resolve()
+        self._java: str | None = None
 
     # -- paths ------------------------------------------------------------------------
     def lib(self, service: str) -> Path:
@@ -171,6 +172,12 @@ class LocalStack:
 
     # -- tools ------------------------------------------------------------------------
     def java(self) -> str:
+        """The java executable (checked to be Java 17+ once per LocalStack)."""
+        if self._java is None:
+            self._java = self._find_java()
+        return self._java
+
+    def _find_java(self) -> str:
         home = self.config.java_home or (
             Path(os.environ["JAVA_HOME"]) if os.environ.get("JAVA_HOME") else None
         )
