@@ -50,6 +50,9 @@ class Neo4jSettings(BaseModel):
 
 class WorkerSettings(BaseModel):
     graph_batch_size: int = Field(default=500, ge=1)
+    # How long the group waits for a worker that stopped answering (a killed worker holds
+    # its partitions this long). The broker refuses less than 6 s.
+    session_timeout_s: float = Field(default=30.0, ge=6)
     graph_batch_timeout_s: float = Field(default=0.5, gt=0)
     log_level: str = "info"
 

@@ -39,7 +39,12 @@ def run_worker(settings: Settings) -> None:
             graph_batch_timeout_s=settings.worker.graph_batch_timeout_s,
         )
     )
-    configure(settings.bootstrap_servers)
+    timeout = settings.worker.session_timeout_s
+    configure(
+        settings.bootstrap_servers,
+        broker_session_timeout=timeout,
+        broker_heartbeat_interval=min(3.0, timeout / 3),
+    )
     try:
         faust.Worker(app, loglevel=settings.worker.log_level).execute_from_commandline()
     finally:

@@ -55,8 +55,9 @@ def topics(settings) -> None:
 class WorkerProcess:
     """`goodsflow worker` as its own OS process, as it runs in production."""
 
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, **env: str) -> None:
         self.log_path = log_path
+        self.env = {**os.environ, **env}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 120.0) -> None:
@@ -68,7 +69,7 @@ class WorkerProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=ROOT,
-                env=os.environ.copy(),
+                env=self.env,
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -103,7 +104,10 @@ class WorkerProcess:
 
 @pytest.fixture(scope="session")
 def worker(settings, topics, tmp_path_factory) -> Iterator[WorkerProcess]:
-    proc = WorkerProcess(tmp_path_factory.mktemp("worker") / "worker.log")
+    # A short session timeout: after a killed worker, a new one takes over in seconds.
+    proc = WorkerProcess(
+        tmp_path_factory.mktemp("worker") / "worker.log", GOODSFLOW_WORKER__SESSION_TIMEOUT_S="10"
+    )
     proc.start()
     yield proc
     proc.stop()
