@@ -4,6 +4,7 @@ checkpoint-events -> Faust worker process -> alerts topic + Neo4j."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from producers.publisher import CHECKPOINT_HEADER, KafkaEventPublisher
 from schemas import Alert, Rule, alert_id_for
@@ -77,7 +78,7 @@ def test_declaration_and_two_scans_make_graph_and_alert(settings, worker, neo4j_
     assert [r["locality"] for r in rows] == ["LS", "TN"]
     assert rows[1]["locality_name"] == "Thái Nguyên"
     assert rows[0]["at"].to_native() == on_route.occurred_at
-    assert rows[0]["at"].utcoffset().total_seconds() == 7 * 3600  # the event's own offset
+    assert rows[0]["at"].to_native().utcoffset() == timedelta(hours=7)  # the event's own offset
     assert rows[0]["weight"] == 1805.0
     assert rows[0]["direction"] == "passing"
 

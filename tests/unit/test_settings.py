@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from goodsflow.settings import ConfigurationError, Settings, load_settings
@@ -6,7 +8,7 @@ from goodsflow.settings import ConfigurationError, Settings, load_settings
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # no stray .env
-    for var in [v for v in __import__("os").environ if v.startswith("GOODSFLOW_")]:
+    for var in [v for v in os.environ if v.startswith("GOODSFLOW_")]:
         monkeypatch.delenv(var)
 
 
