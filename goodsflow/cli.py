@@ -23,6 +23,7 @@ def _register() -> None:
     from goodsflow.demo import demo
     from graph.cli import graph_group
     from producers.cli import publish_events
+    from schemas.cli import reference_group, schema_group
     from stack.cli import stack_group
     from streams.cli import topics_group, worker
 
@@ -32,6 +33,8 @@ def _register() -> None:
     cli.add_command(graph_group)
     cli.add_command(publish_events)
     cli.add_command(demo)
+    cli.add_command(reference_group)
+    cli.add_command(schema_group)
 
 
 _register()

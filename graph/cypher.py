@@ -3,6 +3,10 @@
 
 Provenance: ``event_ids`` on a node lists the events that created or changed it; each
 relationship carries the ``event_id`` (or ``alert_id``) that made it.
+
+Corrections never delete: a retracted event's relationships get ``retracted = true`` and
+``retracted_by``, whichever of the event and its correction is written first (the
+correction leaves a Correction node that later writes look up).
 """
 
 SCHEMA_QUERIES = (
@@ -11,6 +15,11 @@ SCHEMA_QUERIES = (
     "FOR (n:Checkpoint) REQUIRE n.checkpoint_id IS UNIQUE",
     "CREATE CONSTRAINT locality_code IF NOT EXISTS FOR (n:Locality) REQUIRE n.code IS UNIQUE",
     "CREATE CONSTRAINT alert_id IF NOT EXISTS FOR (n:Alert) REQUIRE n.alert_id IS UNIQUE",
+    "CREATE CONSTRAINT party_id IF NOT EXISTS FOR (n:Party) REQUIRE n.party_id IS UNIQUE",
+    "CREATE CONSTRAINT seizure_id IF NOT EXISTS FOR (n:Seizure) REQUIRE n.seizure_id IS UNIQUE",
+    "CREATE CONSTRAINT correction_event_id IF NOT EXISTS "
+    "FOR (n:Correction) REQUIRE n.event_id IS UNIQUE",
+    "CREATE INDEX correction_target IF NOT EXISTS FOR (n:Correction) ON (n.corrected_event_id)",
     "CREATE INDEX passed_event_id IF NOT EXISTS FOR ()-[r:PASSED]-() ON (r.event_id)",
     "CREATE INDEX passed_occurred_at IF NOT EXISTS FOR ()-[r:PASSED]-() ON (r.occurred_at)",
 )
@@ -32,45 +41,81 @@ MATCH (l:Locality {code: row.locality})
 MERGE (c)-[:LOCATED_IN]->(l)
 """
 
-# Appends $event_id to n.event_ids once (used inside the statements below).
-_ADD_PROVENANCE = """
+
+def _add_provenance(var: str) -> str:
+    """Append row.event_id to ``var``.event_ids once."""
+    return f"""
 SET {var}.event_ids = CASE
-    WHEN row.{key} IN coalesce({var}.event_ids, []) THEN {var}.event_ids
-    ELSE coalesce({var}.event_ids, []) + row.{key} END
+    WHEN row.event_id IN coalesce({var}.event_ids, []) THEN {var}.event_ids
+    ELSE coalesce({var}.event_ids, []) + row.event_id END
 """
 
+
+def _mark_if_retracted(var: str, carry: str) -> str:
+    """Mark ``var`` retracted when a correction of row.event_id is already in the graph."""
+    return f"""
+WITH {carry}, row
+OPTIONAL MATCH (x:Correction {{corrected_event_id: row.event_id}})
+WITH {carry}, row, min(x.event_id) AS retracted_by
+SET {var}.retracted = retracted_by IS NOT NULL, {var}.retracted_by = retracted_by
+"""
+
+
+# The shipment's own properties follow its latest declaration by event time.
 MERGE_DECLARATIONS_QUERY = (
     """
 UNWIND $rows AS row
 MERGE (s:Shipment {shipment_id: row.shipment_id})
-SET s.declaration_event_id = row.event_id, s.declared_at = row.declared_at,
-    s.origin_country = row.origin_country, s.destination_locality = row.destination_locality,
-    s.vehicle_plate = row.vehicle_plate, s.driver_id = row.driver_id,
-    s.categories = row.categories, s.declared_weight_kg = row.declared_weight_kg
+WITH s, row
+CALL (s, row) {
+    WITH s, row WHERE s.declared_at IS NULL OR s.declared_at <= row.declared_at
+    SET s.declaration_event_id = row.event_id, s.declared_at = row.declared_at,
+        s.origin_country = row.origin_country,
+        s.destination_locality = row.destination_locality,
+        s.vehicle_plate = row.vehicle_plate, s.driver_id = row.driver_id,
+        s.categories = row.categories, s.declared_weight_kg = row.declared_weight_kg
+}
 """
-    + _ADD_PROVENANCE.format(var="s", key="event_id")
+    + _add_provenance("s")
     + """
 WITH s, row
 MATCH (l:Locality {code: row.destination_locality})
-MERGE (s)-[d:DESTINED_FOR]->(l)
-SET d.event_id = row.event_id
+MERGE (s)-[d:DESTINED_FOR {event_id: row.event_id}]->(l)
 """
+    + _mark_if_retracted("d", "s, d")
 )
+
+MERGE_PARTIES_QUERY = """
+UNWIND $rows AS row
+MERGE (p:Party {party_id: row.party_id})
+SET p.name = row.name, p.tax_code = coalesce(row.tax_code, p.tax_code)
+""" + _add_provenance("p")
+
+MERGE_SHIPPERS_QUERY = """
+UNWIND $rows AS row
+MATCH (s:Shipment {shipment_id: row.shipment_id}), (p:Party {party_id: row.party_id})
+MERGE (s)-[r:SHIPPED_BY {event_id: row.event_id}]->(p)
+"""
+
+MERGE_CONSIGNEES_QUERY = """
+UNWIND $rows AS row
+MATCH (s:Shipment {shipment_id: row.shipment_id}), (p:Party {party_id: row.party_id})
+MERGE (s)-[r:CONSIGNED_TO {event_id: row.event_id}]->(p)
+"""
 
 MERGE_PLANNED_STOPS_QUERY = """
 UNWIND $rows AS row
 MATCH (s:Shipment {shipment_id: row.shipment_id})
 MATCH (c:Checkpoint {checkpoint_id: row.checkpoint_id})
-MERGE (s)-[r:PLANNED_STOP {position: row.position}]->(c)
-SET r.event_id = row.event_id
-"""
+MERGE (s)-[r:PLANNED_STOP {event_id: row.event_id, position: row.position}]->(c)
+""" + _mark_if_retracted("r", "r")
 
 MERGE_PASSAGES_QUERY = (
     """
 UNWIND $rows AS row
 MERGE (s:Shipment {shipment_id: row.shipment_id})
 """
-    + _ADD_PROVENANCE.format(var="s", key="event_id")
+    + _add_provenance("s")
     + """
 WITH s, row
 MATCH (c:Checkpoint {checkpoint_id: row.checkpoint_id})
@@ -78,7 +123,88 @@ MERGE (s)-[p:PASSED {event_id: row.event_id}]->(c)
 SET p.occurred_at = row.occurred_at, p.direction = row.direction,
     p.observed_weight_kg = row.observed_weight_kg, p.seal_status = row.seal_status
 """
+    + _mark_if_retracted("p", "p")
 )
+
+MERGE_INSPECTIONS_QUERY = (
+    """
+UNWIND $rows AS row
+MERGE (s:Shipment {shipment_id: row.shipment_id})
+"""
+    + _add_provenance("s")
+    + """
+WITH s, row
+MATCH (c:Checkpoint {checkpoint_id: row.checkpoint_id})
+MERGE (s)-[i:INSPECTED_AT {event_id: row.event_id}]->(c)
+SET i.occurred_at = row.occurred_at, i.outcome = row.outcome, i.findings = row.findings,
+    i.finding_kinds = row.finding_kinds, i.measured_weight_kg = row.measured_weight_kg,
+    i.inspector_id = row.inspector_id
+"""
+    + _mark_if_retracted("i", "i")
+)
+
+MERGE_SEIZURES_QUERY = (
+    """
+UNWIND $rows AS row
+MERGE (s:Shipment {shipment_id: row.shipment_id})
+"""
+    + _add_provenance("s")
+    + """
+WITH s, row
+MATCH (c:Checkpoint {checkpoint_id: row.checkpoint_id})
+MERGE (z:Seizure {seizure_id: row.seizure_id})
+SET z.event_id = row.event_id, z.occurred_at = row.occurred_at, z.reason = row.reason,
+    z.details = row.details, z.goods = row.goods, z.categories = row.categories,
+    z.vehicle_plate = row.vehicle_plate, z.driver_id = row.driver_id
+MERGE (z)-[:SEIZED_FROM]->(s)
+MERGE (z)-[:SEIZED_AT]->(c)
+WITH z, row
+CALL (z, row) {
+    UNWIND row.parties AS party
+    MERGE (p:Party {party_id: party.party_id})
+    SET p.name = party.name, p.tax_code = coalesce(party.tax_code, p.tax_code)
+    MERGE (z)-[:IMPLICATES {event_id: row.event_id}]->(p)
+}
+"""
+    + _mark_if_retracted("z", "z")
+)
+
+MERGE_TRANSFERS_QUERY = (
+    """
+UNWIND $rows AS row
+MERGE (s:Shipment {shipment_id: row.shipment_id})
+"""
+    + _add_provenance("s")
+    + """
+MERGE (to:Shipment {shipment_id: row.to_shipment_id})
+WITH s, to, row
+MERGE (s)-[t:TRANSFERRED_TO {event_id: row.event_id}]->(to)
+SET t.occurred_at = row.occurred_at, t.checkpoint_id = row.checkpoint_id, t.goods = row.goods,
+    t.from_vehicle_plate = row.from_vehicle_plate, t.to_vehicle_plate = row.to_vehicle_plate
+"""
+    + _mark_if_retracted("t", "t")
+)
+
+# The Correction node, then every fact of the corrected event already in the graph.
+MERGE_CORRECTIONS_QUERY = """
+UNWIND $rows AS row
+MERGE (x:Correction {event_id: row.event_id})
+SET x.corrected_event_id = row.corrected_event_id, x.reason = row.reason,
+    x.occurred_at = row.occurred_at, x.corrective_event_ids = row.corrective_event_ids,
+    x.checkpoint_id = row.checkpoint_id, x.note = row.note
+MERGE (s:Shipment {shipment_id: row.shipment_id})
+MERGE (x)-[:CORRECTS]->(s)
+WITH s, row
+CALL (s, row) {
+    OPTIONAL MATCH (s)-[r:PASSED|PLANNED_STOP|INSPECTED_AT|TRANSFERRED_TO|DESTINED_FOR
+                       {event_id: row.corrected_event_id}]->()
+    SET r.retracted = true, r.retracted_by = row.event_id
+}
+CALL (row) {
+    OPTIONAL MATCH (z:Seizure {event_id: row.corrected_event_id})
+    SET z.retracted = true, z.retracted_by = row.event_id
+}
+"""
 
 # An older revision arriving late never overwrites a newer one.
 MERGE_ALERTS_QUERY = """
@@ -87,9 +213,9 @@ MERGE (a:Alert {alert_id: row.alert_id})
 WITH a, row
 WHERE coalesce(a.revision, 0) <= row.revision
 SET a.revision = row.revision, a.rule = row.rule, a.severity = row.severity,
+    a.detection_status = row.status, a.withdrawn_by = row.withdrawn_by,
     a.raised_at = row.raised_at, a.explanation_vi = row.explanation_vi,
-    a.explanation_en = row.explanation_en, a.evidence_event_ids = row.evidence_event_ids,
-    a.status = coalesce(a.status, 'open')
+    a.explanation_en = row.explanation_en, a.evidence_event_ids = row.evidence_event_ids
 MERGE (s:Shipment {shipment_id: row.shipment_id})
 MERGE (a)-[:FLAGS]->(s)
 WITH a, row
@@ -98,10 +224,18 @@ MATCH (l:Locality {code: code})
 MERGE (a)-[:INVOLVES]->(l)
 """
 
+# Statement order matters: nodes before the relationships that bind them.
 WRITE_QUERIES = {
     "declarations": MERGE_DECLARATIONS_QUERY,
+    "parties": MERGE_PARTIES_QUERY,
+    "shippers": MERGE_SHIPPERS_QUERY,
+    "consignees": MERGE_CONSIGNEES_QUERY,
     "planned_stops": MERGE_PLANNED_STOPS_QUERY,
     "passages": MERGE_PASSAGES_QUERY,
+    "inspections": MERGE_INSPECTIONS_QUERY,
+    "seizures": MERGE_SEIZURES_QUERY,
+    "transfers": MERGE_TRANSFERS_QUERY,
+    "corrections": MERGE_CORRECTIONS_QUERY,
     "alerts": MERGE_ALERTS_QUERY,
 }
 
@@ -110,7 +244,7 @@ MATCH (s:Shipment {shipment_id: $shipment_id})-[p:PASSED]->(c:Checkpoint)
 MATCH (c)-[:LOCATED_IN]->(l:Locality)
 RETURN p.event_id AS event_id, p.occurred_at AS occurred_at, c.checkpoint_id AS checkpoint_id,
        c.name AS checkpoint_name, l.code AS locality, p.direction AS direction,
-       p.observed_weight_kg AS observed_weight_kg
+       p.observed_weight_kg AS observed_weight_kg, coalesce(p.retracted, false) AS retracted
 ORDER BY p.occurred_at, p.event_id
 LIMIT $limit
 """

@@ -1,18 +1,32 @@
 """The graph projection: which nodes and relationships events and alerts make. Pure.
 
 :func:`project` turns a batch of events and alerts into parameter rows, one list per
-Cypher statement in :mod:`graph.cypher`; the writer sends each list as ``$rows`` to one
-``UNWIND`` statement. Every row carries the event id (or alert id) that made it, so the
-graph records its provenance.
+Cypher statement in :data:`graph.cypher.WRITE_QUERIES`; the writer sends each list as
+``$rows`` to its ``UNWIND`` statement. Every row carries the event id (or alert id) that
+made it, so the graph records its provenance. Neo4j properties cannot hold maps, so goods
+lists travel as JSON text.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas import Alert, CheckpointScanned, Registry, ShipmentDeclared
+from schemas import (
+    Alert,
+    CargoTransferred,
+    CheckpointScanned,
+    Event,
+    EventCorrected,
+    GoodsQuantity,
+    InspectionRecorded,
+    Party,
+    Registry,
+    SeizureRecorded,
+    ShipmentDeclared,
+)
 
 Row = dict[str, Any]
 
@@ -22,20 +36,22 @@ class GraphRows:
     """Rows for each write statement, in the order the writer runs them."""
 
     declarations: list[Row] = field(default_factory=list)
+    parties: list[Row] = field(default_factory=list)
+    shippers: list[Row] = field(default_factory=list)
+    consignees: list[Row] = field(default_factory=list)
     planned_stops: list[Row] = field(default_factory=list)
     passages: list[Row] = field(default_factory=list)
+    inspections: list[Row] = field(default_factory=list)
+    seizures: list[Row] = field(default_factory=list)
+    transfers: list[Row] = field(default_factory=list)
+    corrections: list[Row] = field(default_factory=list)
     alerts: list[Row] = field(default_factory=list)
 
     def __len__(self) -> int:
         return sum(len(rows) for rows in self.statements().values())
 
     def statements(self) -> dict[str, list[Row]]:
-        return {
-            "declarations": self.declarations,
-            "planned_stops": self.planned_stops,
-            "passages": self.passages,
-            "alerts": self.alerts,
-        }
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 def reference_rows(registry: Registry) -> tuple[list[Row], list[Row]]:
@@ -48,56 +64,118 @@ def reference_rows(registry: Registry) -> tuple[list[Row], list[Row]]:
     return localities, checkpoints
 
 
-def project(
-    events: Iterable[ShipmentDeclared | CheckpointScanned], alerts: Iterable[Alert] = ()
-) -> GraphRows:
+def _party(party: Party, event_id: str) -> Row:
+    return {"event_id": event_id, **party.model_dump()}
+
+
+def _goods_json(goods: list[GoodsQuantity]) -> str:
+    return json.dumps([g.model_dump(mode="json") for g in goods], ensure_ascii=False)
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _declaration(rows: GraphRows, ev: ShipmentDeclared) -> None:
+    rows.declarations.append(
+        {
+            "shipment_id": ev.shipment_id,
+            "event_id": ev.event_id,
+            "declared_at": ev.occurred_at,
+            "origin_country": ev.origin_country,
+            "destination_locality": ev.destination_locality,
+            "vehicle_plate": ev.vehicle_plate,
+            "driver_id": ev.driver_id,
+            "categories": sorted({g.category.value for g in ev.goods}),
+            "declared_weight_kg": float(ev.total_weight_kg),
+        }
+    )
+    rows.parties += [_party(ev.shipper, ev.event_id), _party(ev.consignee, ev.event_id)]
+    link = {"shipment_id": ev.shipment_id, "event_id": ev.event_id}
+    rows.shippers.append({**link, "party_id": ev.shipper.party_id})
+    rows.consignees.append({**link, "party_id": ev.consignee.party_id})
+    rows.planned_stops += [
+        {**link, "checkpoint_id": cp, "position": position}
+        for position, cp in enumerate(ev.declared_route, start=1)
+    ]
+
+
+def _event_rows(rows: GraphRows, ev: Event) -> None:
+    base = {
+        "shipment_id": ev.shipment_id,
+        "event_id": ev.event_id,
+        "checkpoint_id": ev.checkpoint_id,
+        "occurred_at": ev.occurred_at,
+    }
+    if isinstance(ev, ShipmentDeclared):
+        _declaration(rows, ev)
+    elif isinstance(ev, CheckpointScanned):
+        rows.passages.append(
+            {
+                **base,
+                "direction": ev.direction.value,
+                "observed_weight_kg": _number(ev.observed_weight_kg),
+                "seal_status": ev.seal_status.value,
+            }
+        )
+    elif isinstance(ev, InspectionRecorded):
+        rows.inspections.append(
+            {
+                **base,
+                "outcome": ev.outcome.value,
+                "findings": [f"{f.kind.value}: {f.description}" for f in ev.findings],
+                "finding_kinds": sorted({f.kind.value for f in ev.findings}),
+                "measured_weight_kg": _number(ev.measured_weight_kg),
+                "inspector_id": ev.inspector_id,
+            }
+        )
+    elif isinstance(ev, SeizureRecorded):
+        rows.seizures.append(
+            {
+                **base,
+                "seizure_id": ev.seizure_id,
+                "reason": ev.reason.value,
+                "details": ev.details,
+                "goods": _goods_json(ev.goods),
+                "categories": sorted({g.category.value for g in ev.goods}),
+                "parties": [p.model_dump() for p in ev.parties_implicated],
+                "vehicle_plate": ev.vehicle_plate,
+                "driver_id": ev.driver_id,
+            }
+        )
+    elif isinstance(ev, CargoTransferred):
+        rows.transfers.append(
+            {
+                **base,
+                "to_shipment_id": ev.to_shipment_id,
+                "goods": _goods_json(ev.goods),
+                "from_vehicle_plate": ev.from_vehicle_plate,
+                "to_vehicle_plate": ev.to_vehicle_plate,
+            }
+        )
+    elif isinstance(ev, EventCorrected):
+        rows.corrections.append(
+            {
+                **base,
+                "corrected_event_id": ev.corrected_event_id,
+                "reason": ev.reason.value,
+                "corrective_event_ids": list(ev.corrective_event_ids),
+                "note": ev.note,
+            }
+        )
+
+
+def project(events: Iterable[Event], alerts: Iterable[Alert] = ()) -> GraphRows:
     """Rows for a batch of events and alerts."""
     rows = GraphRows()
     for event in events:
-        if isinstance(event, ShipmentDeclared):
-            rows.declarations.append(
-                {
-                    "shipment_id": event.shipment_id,
-                    "event_id": event.event_id,
-                    "declared_at": event.occurred_at,
-                    "origin_country": event.origin_country,
-                    "destination_locality": event.destination_locality,
-                    "vehicle_plate": event.vehicle_plate,
-                    "driver_id": event.driver_id,
-                    "categories": sorted({g.category.value for g in event.goods}),
-                    "declared_weight_kg": float(event.total_weight_kg),
-                }
-            )
-            rows.planned_stops.extend(
-                {
-                    "shipment_id": event.shipment_id,
-                    "checkpoint_id": cp,
-                    "position": position,
-                    "event_id": event.event_id,
-                }
-                for position, cp in enumerate(event.declared_route, start=1)
-            )
-        else:
-            rows.passages.append(
-                {
-                    "shipment_id": event.shipment_id,
-                    "checkpoint_id": event.checkpoint_id,
-                    "event_id": event.event_id,
-                    "occurred_at": event.occurred_at,
-                    "direction": event.direction.value,
-                    "observed_weight_kg": (
-                        None
-                        if event.observed_weight_kg is None
-                        else float(event.observed_weight_kg)
-                    ),
-                    "seal_status": event.seal_status.value,
-                }
-            )
+        _event_rows(rows, event)
     for alert in alerts:
         rows.alerts.append(
             {
                 "alert_id": alert.alert_id,
                 "revision": alert.revision,
+                "status": alert.status.value,
                 "rule": alert.rule.value,
                 "severity": alert.severity,
                 "shipment_id": alert.shipment_id,
@@ -106,6 +184,7 @@ def project(
                 "explanation_vi": alert.explanation_vi,
                 "explanation_en": alert.explanation_en,
                 "evidence_event_ids": [ev.event_id for ev in alert.evidence],
+                "withdrawn_by": alert.withdrawn_by,
             }
         )
     return rows

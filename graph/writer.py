@@ -26,7 +26,7 @@ from graph.cypher import (
 )
 from graph.exceptions import GraphUnavailable
 from graph.projection import GraphRows, project, reference_rows
-from schemas import Alert, CheckpointScanned, Registry, ShipmentDeclared
+from schemas import Alert, Event, Registry
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class Neo4jGraphWriter:
 
     def write(
         self,
-        events: Iterable[ShipmentDeclared | CheckpointScanned] = (),
+        events: Iterable[Event] = (),
         alerts: Iterable[Alert] = (),
     ) -> int:
         """Write a batch in one transaction; return the number of rows written."""

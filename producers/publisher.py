@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from types import TracebackType
 
 from producers.exceptions import PublishError
-from schemas import CheckpointScanned, ShipmentDeclared, event_to_json
+from schemas import Event, event_to_json
 
 CHECKPOINT_HEADER = "goodsflow-checkpoint-id"
 EVENT_TYPE_HEADER = "goodsflow-event-type"
@@ -57,7 +57,7 @@ class KafkaEventPublisher:
             raise PublishError(f"cannot reach Kafka at {bootstrap_servers}: {exc}") from None
         self._pending: list = []
 
-    def publish(self, event: ShipmentDeclared | CheckpointScanned) -> None:
+    def publish(self, event: Event) -> None:
         """Queue one validated event for sending (call :meth:`flush` to wait for it)."""
         future = self._producer.send(
             self.topic,
@@ -74,7 +74,7 @@ class KafkaEventPublisher:
         """Send bytes as they are (for tools that test the pipeline's handling of bad input)."""
         self._pending.append(self._producer.send(self.topic, key=key, value=value))
 
-    def publish_all(self, events: Iterable[ShipmentDeclared | CheckpointScanned]) -> int:
+    def publish_all(self, events: Iterable[Event]) -> int:
         """Send events and wait until the broker acknowledged every one; return the count."""
         count = 0
         for event in events:

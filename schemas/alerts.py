@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
+from typing import Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
 
@@ -20,6 +21,13 @@ class Rule(StrEnum):
     """Detection rules. Issue #4 adds the rest; values are stable identifiers."""
 
     ROUTE_DEVIATION = "route_deviation"
+
+
+class AlertStatus(StrEnum):
+    """What detection says of an alert. (The case workflow of task forces is separate.)"""
+
+    OPEN = "open"
+    WITHDRAWN = "withdrawn"  # its evidence was retracted by a correction
 
 
 def alert_id_for(shipment_id: str, rule: Rule) -> str:
@@ -47,15 +55,27 @@ class Alert(BaseModel):
 
     alert_id: str
     revision: int = Field(ge=1, description="increases each time new evidence updates it")
+    status: AlertStatus = AlertStatus.OPEN
     rule: Rule
     severity: int = Field(ge=0, le=100)
     severity_factors: dict[str, int]
     shipment_id: str
     localities: list[str] = Field(description="codes of every locality involved")
-    evidence: list[Evidence] = Field(min_length=1)
+    evidence: list[Evidence] = Field(description="empty only when withdrawn")
     explanation_vi: str
     explanation_en: str
-    raised_at: AwareDatetime = Field(description="event time of the latest evidence")
+    raised_at: AwareDatetime = Field(
+        description="event time of the latest evidence (of the correction, when withdrawn)"
+    )
+    withdrawn_by: list[str] = Field(
+        default_factory=list, description="event ids of the corrections that withdrew it"
+    )
+
+    @model_validator(mode="after")
+    def _open_alerts_have_evidence(self) -> Self:
+        if self.status == AlertStatus.OPEN and not self.evidence:
+            raise ValueError("an open alert needs evidence")
+        return self
 
     @property
     def raised_at_vietnam(self) -> datetime:

@@ -4,8 +4,11 @@ Every event shares one envelope (event_id, event_type, schema_version, occurred_
 checkpoint_id, shipment_id). ``occurred_at`` must carry a UTC offset: a naive timestamp is
 rejected, and the event keeps its own offset (Vietnam time is UTC+7).
 
-Unknown fields are ignored, so a producer on a newer minor revision of v1 does not break an
-older consumer; a breaking change gets a new ``schema_version``, which older consumers reject.
+How the contract evolves (docs/CONTRACT.md has the whole rule):
+- within v1, new *optional* fields may appear; consumers ignore fields they do not know;
+- a new event type is added to v1; an older consumer dead-letters it, never drops it;
+- anything else (a removed or renamed field, a changed meaning or type, a new required
+  field) is a new ``schema_version``, which v1 consumers reject.
 
 Example:
     >>> ev = parse_event(b'{"event_id": "e1", "event_type": "checkpoint.scanned", '
@@ -19,8 +22,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     AwareDatetime,
@@ -29,52 +31,28 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
-    field_validator,
+    model_validator,
 )
 
-from schemas.errors import InvalidEventError, UnknownReferenceError
-from schemas.reference import load_registry
+from schemas.errors import InvalidEventError
+from schemas.values import (
+    CheckpointId,
+    CorrectionReason,
+    CountryCode,
+    Direction,
+    GoodsLine,
+    GoodsQuantity,
+    Identifier,
+    InspectionFinding,
+    InspectionOutcome,
+    LocalityCode,
+    Party,
+    Plate,
+    SealStatus,
+    SeizureReason,
+)
 
 SCHEMA_VERSION = 1
-
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
-
-
-class GoodsCategory(StrEnum):
-    """Fixed list of goods categories. The first four endanger health and come first."""
-
-    FOOD = "food"
-    MEDICINE = "medicine"
-    COSMETICS = "cosmetics"
-    DIETARY_SUPPLEMENTS = "dietary_supplements"
-    CLOTHING = "clothing"
-    ELECTRONICS = "electronics"
-    TOBACCO = "tobacco"
-    ALCOHOL = "alcohol"
-    MEAT_AND_LIVESTOCK = "meat_and_livestock"
-    OTHER = "other"
-
-    @property
-    def endangers_health(self) -> bool:
-        return self in HEALTH_CATEGORIES
-
-
-HEALTH_CATEGORIES = frozenset(
-    {
-        GoodsCategory.FOOD,
-        GoodsCategory.MEDICINE,
-        GoodsCategory.COSMETICS,
-        GoodsCategory.DIETARY_SUPPLEMENTS,
-    }
-)
-
-
-def _known_checkpoint(checkpoint_id: str) -> str:
-    try:
-        load_registry().checkpoint(checkpoint_id)
-    except UnknownReferenceError as exc:
-        raise ValueError(str(exc)) from None
-    return checkpoint_id
 
 
 class EventEnvelope(BaseModel):
@@ -82,40 +60,11 @@ class EventEnvelope(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    event_id: Identifier
+    event_id: Identifier = Field(description="unique; a repeat is the same event")
     schema_version: Literal[1] = 1
-    occurred_at: AwareDatetime
-    checkpoint_id: str
+    occurred_at: AwareDatetime = Field(description="when it happened, with its UTC offset")
+    checkpoint_id: CheckpointId = Field(description="where it happened (the registry's id)")
     shipment_id: Identifier
-
-    @field_validator("checkpoint_id")
-    @classmethod
-    def _checkpoint_is_known(cls, value: str) -> str:
-        return _known_checkpoint(value)
-
-
-class Party(BaseModel):
-    """A company or person: shipper, consignee or someone implicated."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    party_id: Identifier
-    name: str = Field(min_length=1, max_length=300)
-    tax_code: str | None = Field(default=None, max_length=20)
-
-
-class GoodsLine(BaseModel):
-    """One line of a declaration."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    hs_code: str = Field(pattern=r"^\d{4,10}$")
-    description: str = Field(min_length=1, max_length=500)
-    category: GoodsCategory
-    quantity: Decimal = Field(gt=0)
-    unit: str = Field(min_length=1, max_length=16)
-    weight_kg: Decimal = Field(gt=0)
-    value_vnd: Decimal = Field(ge=0)
 
 
 class ShipmentDeclared(EventEnvelope):
@@ -124,43 +73,16 @@ class ShipmentDeclared(EventEnvelope):
     event_type: Literal["shipment.declared"] = "shipment.declared"
     shipper: Party
     consignee: Party
-    origin_country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
-    vehicle_plate: str = Field(min_length=1, max_length=20)
+    origin_country: CountryCode
+    vehicle_plate: Plate
     driver_id: Identifier
     goods: list[GoodsLine] = Field(min_length=1)
-    declared_route: list[str] = Field(min_length=1, description="ordered checkpoint ids")
-    destination_locality: str
-
-    @field_validator("declared_route")
-    @classmethod
-    def _route_is_known(cls, value: list[str]) -> list[str]:
-        return [_known_checkpoint(cp) for cp in value]
-
-    @field_validator("destination_locality")
-    @classmethod
-    def _locality_is_known(cls, value: str) -> str:
-        try:
-            load_registry().locality(value)
-        except UnknownReferenceError as exc:
-            raise ValueError(str(exc)) from None
-        return value
+    declared_route: list[CheckpointId] = Field(min_length=1, description="ordered checkpoints")
+    destination_locality: LocalityCode
 
     @property
     def total_weight_kg(self) -> Decimal:
         return sum((line.weight_kg for line in self.goods), Decimal(0))
-
-
-class Direction(StrEnum):
-    INBOUND = "inbound"
-    OUTBOUND = "outbound"
-    PASSING = "passing"
-
-
-class SealStatus(StrEnum):
-    INTACT = "intact"
-    BROKEN = "broken"
-    ABSENT = "absent"
-    NOT_CHECKED = "not_checked"
 
 
 class CheckpointScanned(EventEnvelope):
@@ -168,16 +90,100 @@ class CheckpointScanned(EventEnvelope):
 
     event_type: Literal["checkpoint.scanned"] = "checkpoint.scanned"
     direction: Direction
-    observed_plate: str | None = Field(default=None, max_length=20)
-    observed_weight_kg: Decimal | None = Field(default=None, gt=0)
+    observed_plate: Plate | None = None
+    observed_weight_kg: Decimal | None = Field(
+        default=None, gt=0, description="only where a weighbridge exists"
+    )
     seal_status: SealStatus = SealStatus.NOT_CHECKED
 
 
-Event = Annotated[ShipmentDeclared | CheckpointScanned, Field(discriminator="event_type")]
-_EVENT_ADAPTER: TypeAdapter[ShipmentDeclared | CheckpointScanned] = TypeAdapter(Event)
+class InspectionRecorded(EventEnvelope):
+    """A shipment was inspected; anything but 'cleared' comes with findings."""
+
+    event_type: Literal["inspection.recorded"] = "inspection.recorded"
+    outcome: InspectionOutcome
+    findings: list[InspectionFinding] = Field(default_factory=list)
+    measured_weight_kg: Decimal | None = Field(default=None, gt=0)
+    inspector_id: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _findings_explain_the_outcome(self) -> Self:
+        if self.outcome != InspectionOutcome.CLEARED and not self.findings:
+            raise ValueError(f"an inspection with outcome {self.outcome.value!r} needs findings")
+        return self
 
 
-EVENT_TYPES = ("shipment.declared", "checkpoint.scanned")
+class SeizureRecorded(EventEnvelope):
+    """Goods were seized from a shipment."""
+
+    event_type: Literal["seizure.recorded"] = "seizure.recorded"
+    seizure_id: Identifier
+    reason: SeizureReason
+    details: str = Field(default="", max_length=2000)
+    goods: list[GoodsQuantity] = Field(min_length=1)
+    parties_implicated: list[Party] = Field(default_factory=list)
+    vehicle_plate: Plate | None = None
+    driver_id: Identifier | None = None
+
+
+class CargoTransferred(EventEnvelope):
+    """Goods moved from this shipment (or vehicle) to another, at ``checkpoint_id``."""
+
+    event_type: Literal["cargo.transferred"] = "cargo.transferred"
+    to_shipment_id: Identifier
+    from_vehicle_plate: Plate | None = None
+    to_vehicle_plate: Plate | None = None
+    goods: list[GoodsQuantity] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _to_another_shipment(self) -> Self:
+        if self.to_shipment_id == self.shipment_id:
+            raise ValueError("to_shipment_id must differ from shipment_id")
+        return self
+
+
+class EventCorrected(EventEnvelope):
+    """An earlier event of the same shipment is retracted (as an EPCIS error declaration).
+
+    ``incorrect_data``: the event happened but its data were wrong; the corrected data come
+    as new events listed in ``corrective_event_ids``. ``did_not_occur``: it never happened.
+    Nothing is deleted: downstream the retracted event stays, marked as retracted, and the
+    alerts it caused are withdrawn or re-scored.
+    """
+
+    event_type: Literal["event.corrected"] = "event.corrected"
+    corrected_event_id: Identifier
+    reason: CorrectionReason
+    corrective_event_ids: list[Identifier] = Field(default_factory=list)
+    note: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _not_itself(self) -> Self:
+        if self.corrected_event_id == self.event_id:
+            raise ValueError("an event cannot correct itself")
+        return self
+
+
+Event = (
+    ShipmentDeclared
+    | CheckpointScanned
+    | InspectionRecorded
+    | SeizureRecorded
+    | CargoTransferred
+    | EventCorrected
+)
+EVENT_CLASSES: tuple[type[EventEnvelope], ...] = (
+    ShipmentDeclared,
+    CheckpointScanned,
+    InspectionRecorded,
+    SeizureRecorded,
+    CargoTransferred,
+    EventCorrected,
+)
+EVENT_TYPES: tuple[str, ...] = tuple(
+    cls.model_fields["event_type"].default for cls in EVENT_CLASSES
+)
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="event_type")])
 
 
 def _problems(exc: ValidationError) -> list[dict[str, str]]:
@@ -192,27 +198,32 @@ def _problems(exc: ValidationError) -> list[dict[str, str]]:
     return problems
 
 
-def parse_event(raw: bytes | str) -> ShipmentDeclared | CheckpointScanned:
-    """Decode and validate one event from JSON.
+def validate_event(data: object) -> Event:
+    """Validate an already decoded JSON object against the contract.
 
     Raises:
-        InvalidEventError: the payload is not JSON, not an object, or breaks the contract.
-            ``reason`` is one line naming each bad field; ``problems`` lists them.
+        InvalidEventError: ``reason`` is one line naming each bad field; ``problems`` lists
+            them as ``{"field": ..., "error": ...}``.
     """
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidEventError(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidEventError(f"not a JSON object: got {type(data).__name__}")
     try:
-        return _EVENT_ADAPTER.validate_python(data)
+        return EVENT_ADAPTER.validate_python(data)
     except ValidationError as exc:
         problems = _problems(exc)
         reason = "; ".join(f"{p['field']}: {p['error']}" for p in problems)
         raise InvalidEventError(f"invalid event: {reason}", problems) from None
 
 
-def event_to_json(event: ShipmentDeclared | CheckpointScanned) -> bytes:
+def parse_event(raw: bytes | str) -> Event:
+    """Decode and validate one event from JSON (see :func:`validate_event`)."""
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidEventError(f"not JSON: {exc}") from None
+    return validate_event(data)
+
+
+def event_to_json(event: Event) -> bytes:
     """Serialise an event for the wire (UTF-8 JSON, offsets kept as given)."""
     return event.model_dump_json().encode("utf-8")

@@ -5,38 +5,37 @@ embedded runner both call :func:`process` and differ only in where state is kept
 alerts go. Time comes from the events, never from the clock, so a replay gives the same
 alerts.
 
-Order: a scan that arrives before its declaration is kept and judged when the declaration
-arrives, so the final alerts do not depend on arrival order. A repeated event_id changes
-nothing.
+Order: rules judge the whole state, so a scan that arrives before its declaration is judged
+when the declaration arrives, and the final alerts do not depend on arrival order. A
+repeated event_id changes nothing. A correction retracts an event: alerts built on it are
+re-scored on the evidence left, or withdrawn when none is left.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from schemas import Alert, CheckpointScanned, Registry, ShipmentDeclared, alert_id_for
+from schemas import Alert, AlertStatus, Event, Registry, Rule, alert_id_for
 from streams.rules import RULES, DetectionConfig, Finding
 from streams.state import EmittedAlert, ShipmentState
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """The new state of a shipment and the alerts (new or updated) to send."""
+    """The new state of a shipment and the alerts (new, updated or withdrawn) to send."""
 
     state: ShipmentState
     alerts: list[Alert] = field(default_factory=list)
 
 
 def process(
-    state: ShipmentState | None,
-    event: ShipmentDeclared | CheckpointScanned,
-    config: DetectionConfig,
-    registry: Registry,
+    state: ShipmentState | None, event: Event, config: DetectionConfig, registry: Registry
 ) -> Outcome:
     """Apply one event to a shipment's state; return the new state and any alerts.
 
-    An alert is returned when a rule's evidence changed: a new alert (revision 1), or an
-    update of the open one, with the same id and a higher revision.
+    An alert is returned when a rule's evidence changed: a new alert (revision 1), an update
+    of the open one (same id, higher revision), or its withdrawal (status ``withdrawn``)
+    when corrections retracted all of its evidence.
 
     Args:
         state: the shipment's state so far, or None for a shipment not seen before.
@@ -52,18 +51,22 @@ def process(
 
     alerts: list[Alert] = []
     emitted = dict(state.emitted)
-    for rule in RULES:
-        finding = rule(state, config, registry)
-        if finding is None:
-            continue
-        alert_id = alert_id_for(state.shipment_id, finding.rule)
-        evidence_ids = sorted(ev.event_id for ev in finding.evidence)
+    for rule, evaluate in RULES.items():
+        alert_id = alert_id_for(state.shipment_id, rule)
         last = emitted.get(alert_id)
-        if last is not None and last.evidence_ids == evidence_ids:
-            continue
+        finding = evaluate(state, config, registry)
         revision = 1 if last is None else last.revision + 1
-        alerts.append(_alert(alert_id, revision, state.shipment_id, finding))
-        emitted[alert_id] = EmittedAlert(revision=revision, evidence_ids=evidence_ids)
+        if finding is not None:
+            evidence_ids = sorted(ev.event_id for ev in finding.evidence)
+            if last is not None and not last.withdrawn and last.evidence_ids == evidence_ids:
+                continue
+            alerts.append(_alert(alert_id, revision, state.shipment_id, finding))
+            emitted[alert_id] = EmittedAlert(
+                revision=revision, evidence_ids=evidence_ids, localities=finding.localities
+            )
+        elif last is not None and not last.withdrawn:
+            alerts.append(_withdrawal(alert_id, revision, rule, state, last))
+            emitted[alert_id] = last.model_copy(update={"revision": revision, "withdrawn": True})
     return Outcome(state.model_copy(update={"emitted": emitted}), alerts)
 
 
@@ -80,4 +83,36 @@ def _alert(alert_id: str, revision: int, shipment_id: str, finding: Finding) -> 
         explanation_vi=finding.explanation_vi,
         explanation_en=finding.explanation_en,
         raised_at=max(ev.occurred_at for ev in finding.evidence),
+    )
+
+
+def _withdrawal(
+    alert_id: str, revision: int, rule: Rule, state: ShipmentState, last: EmittedAlert
+) -> Alert:
+    retracted = state.retracted
+    relevant = [*last.evidence_ids, *(d.event_id for d in state.declarations)]
+    by_id = {retracted[eid].event_id: retracted[eid] for eid in relevant if eid in retracted}
+    corrections = sorted(by_id.values(), key=lambda c: (c.occurred_at, c.event_id))
+    ids = [c.event_id for c in corrections]
+    when = corrections[-1].occurred_at if corrections else state.scans[-1].occurred_at
+    return Alert(
+        alert_id=alert_id,
+        revision=revision,
+        status=AlertStatus.WITHDRAWN,
+        rule=rule,
+        severity=0,
+        severity_factors={},
+        shipment_id=state.shipment_id,
+        localities=last.localities,
+        evidence=[],
+        explanation_vi=(
+            f"Rút lại cảnh báo đối với lô hàng {state.shipment_id}: bằng chứng đã được "
+            f"đính chính ({', '.join(ids)})."
+        ),
+        explanation_en=(
+            f"Alert on shipment {state.shipment_id} withdrawn: its evidence was corrected "
+            f"({', '.join(ids)})."
+        ),
+        raised_at=when,
+        withdrawn_by=ids,
     )

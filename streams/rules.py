@@ -50,7 +50,7 @@ def route_deviation(
     if decl is None:
         return None
     evidence: list[Evidence] = []
-    for scan in state.scans:
+    for scan in state.active_scans:
         if scan.checkpoint_id in decl.route:
             continue
         nearest = min(decl.route, key=lambda cp: registry.road_distance_km(scan.checkpoint_id, cp))
@@ -108,4 +108,4 @@ def route_deviation(
 
 
 RuleFn = Callable[[ShipmentState, DetectionConfig, Registry], Finding | None]
-RULES: tuple[RuleFn, ...] = (route_deviation,)
+RULES: dict[Rule, RuleFn] = {Rule.ROUTE_DEVIATION: route_deviation}

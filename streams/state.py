@@ -1,10 +1,14 @@
-"""Per-shipment state the detection engine keeps (JSON-serialisable for Faust tables)."""
+"""Per-shipment state the detection engine keeps (JSON-serialisable for Faust tables).
+
+Nothing is deleted: a corrected event stays in the state, marked as retracted, and the
+rules look only at the active (not retracted) events.
+"""
 
 from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from schemas import CheckpointScanned, ShipmentDeclared
+from schemas import CheckpointScanned, Event, EventCorrected, ShipmentDeclared
 
 
 class Declaration(BaseModel):
@@ -26,27 +30,66 @@ class Scan(BaseModel):
     occurred_at: AwareDatetime
 
 
+class Correction(BaseModel):
+    """What the engine keeps of an event.corrected event."""
+
+    event_id: str
+    corrected_event_id: str
+    occurred_at: AwareDatetime
+    reason: str
+
+
 class EmittedAlert(BaseModel):
-    """The last revision of an alert sent out, and the evidence it carried."""
+    """The last revision of an alert sent out, and what it carried."""
 
     revision: int
     evidence_ids: list[str]
+    localities: list[str]
+    withdrawn: bool = False
+
+
+def _by_time(item: Declaration | Scan | Correction) -> tuple[AwareDatetime, str]:
+    return (item.occurred_at, item.event_id)
 
 
 class ShipmentState(BaseModel):
     """Everything the engine knows about one shipment."""
 
     shipment_id: str
-    declaration: Declaration | None = None
-    scans: list[Scan] = Field(default_factory=list)  # sorted by event time, then event id
+    declarations: list[Declaration] = Field(default_factory=list)  # by event time
+    scans: list[Scan] = Field(default_factory=list)  # by event time, then event id
+    corrections: list[Correction] = Field(default_factory=list)  # by event time
+    other_event_ids: list[str] = Field(default_factory=list)  # events no rule reads yet
     emitted: dict[str, EmittedAlert] = Field(default_factory=dict)  # by alert id
 
     def has_seen(self, event_id: str) -> bool:
-        if self.declaration is not None and self.declaration.event_id == event_id:
-            return True
-        return any(scan.event_id == event_id for scan in self.scans)
+        return (
+            event_id in self.other_event_ids
+            or any(d.event_id == event_id for d in self.declarations)
+            or any(s.event_id == event_id for s in self.scans)
+            or any(c.event_id == event_id for c in self.corrections)
+        )
 
-    def with_event(self, event: ShipmentDeclared | CheckpointScanned) -> ShipmentState:
+    @property
+    def retracted(self) -> dict[str, Correction]:
+        """Retracted event id -> the correction that retracted it (the earliest one, by
+        event time, when an event was corrected twice)."""
+        result: dict[str, Correction] = {}
+        for correction in self.corrections:  # sorted by event time
+            result.setdefault(correction.corrected_event_id, correction)
+        return result
+
+    @property
+    def declaration(self) -> Declaration | None:
+        """The latest declaration that was not retracted."""
+        active = [d for d in self.declarations if d.event_id not in self.retracted]
+        return active[-1] if active else None
+
+    @property
+    def active_scans(self) -> list[Scan]:
+        return [s for s in self.scans if s.event_id not in self.retracted]
+
+    def with_event(self, event: Event) -> ShipmentState:
         """A copy of this state with the event recorded."""
         if isinstance(event, ShipmentDeclared):
             decl = Declaration(
@@ -57,11 +100,23 @@ class ShipmentState(BaseModel):
                 categories=sorted({line.category.value for line in event.goods}),
                 destination_locality=event.destination_locality,
             )
-            return self.model_copy(update={"declaration": decl})
-        scan = Scan(
-            event_id=event.event_id,
-            checkpoint_id=event.checkpoint_id,
-            occurred_at=event.occurred_at,
-        )
-        scans = sorted([*self.scans, scan], key=lambda s: (s.occurred_at, s.event_id))
-        return self.model_copy(update={"scans": scans})
+            return self.model_copy(
+                update={"declarations": sorted([*self.declarations, decl], key=_by_time)}
+            )
+        if isinstance(event, CheckpointScanned):
+            scan = Scan(
+                event_id=event.event_id,
+                checkpoint_id=event.checkpoint_id,
+                occurred_at=event.occurred_at,
+            )
+            return self.model_copy(update={"scans": sorted([*self.scans, scan], key=_by_time)})
+        if isinstance(event, EventCorrected):
+            correction = Correction(
+                event_id=event.event_id,
+                corrected_event_id=event.corrected_event_id,
+                occurred_at=event.occurred_at,
+                reason=event.reason.value,
+            )
+            corrections = sorted([*self.corrections, correction], key=_by_time)
+            return self.model_copy(update={"corrections": corrections})
+        return self.model_copy(update={"other_event_ids": [*self.other_event_ids, event.event_id]})

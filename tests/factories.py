@@ -10,7 +10,9 @@ from typing import Any
 from schemas import (
     VIETNAM_TZ,
     CheckpointScanned,
+    CorrectionReason,
     Direction,
+    EventCorrected,
     GoodsCategory,
     GoodsLine,
     Party,
@@ -69,3 +71,16 @@ def scan(
     }
     fields.update(overrides)
     return CheckpointScanned(**fields)
+
+
+def correction(target: Any, minutes: int = 400, **overrides: Any) -> EventCorrected:
+    fields: dict[str, Any] = {
+        "event_id": unique("EV"),
+        "occurred_at": T0 + timedelta(minutes=minutes),
+        "checkpoint_id": target.checkpoint_id,
+        "shipment_id": target.shipment_id,
+        "corrected_event_id": target.event_id,
+        "reason": CorrectionReason.DID_NOT_OCCUR,
+    }
+    fields.update(overrides)
+    return EventCorrected(**fields)

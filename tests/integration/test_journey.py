@@ -114,3 +114,40 @@ def test_declaration_and_two_scans_make_graph_and_alert(settings, worker, neo4j_
     assert flagged[0]["a"]["alert_id"] == alert.alert_id
     assert flagged[0]["a"]["severity"] == alert.severity
     assert sorted(flagged[0]["localities"]) == sorted(alert.localities)
+
+
+def test_a_correction_withdraws_the_alert_and_marks_the_passage(settings, worker, neo4j_driver):
+    from schemas import AlertStatus, CorrectionReason
+    from tests.factories import correction
+
+    decl = declaration()
+    wrong = scan(decl.shipment_id, "TN-THAINGUYEN", 190)
+    key = decl.shipment_id.encode()
+    with TopicTail(settings.bootstrap_servers, ALERTS) as alerts:
+        with KafkaEventPublisher(settings.bootstrap_servers) as publisher:
+            publisher.publish_all([decl, wrong])
+        alerts.collect(lambda rs: any(r.key == key for r in rs), timeout_s=60)
+        fix = correction(wrong, reason=CorrectionReason.DID_NOT_OCCUR)
+        with KafkaEventPublisher(settings.bootstrap_servers) as publisher:
+            publisher.publish_all([fix])
+        records = alerts.collect(lambda rs: len([r for r in rs if r.key == key]) >= 2, 60)
+    ours = [Alert.model_validate_json(r.value) for r in records if r.key == key]
+    assert [(a.revision, a.status) for a in ours] == [
+        (1, AlertStatus.OPEN),
+        (2, AlertStatus.WITHDRAWN),
+    ]
+    assert ours[1].withdrawn_by == [fix.event_id]
+
+    def graph():
+        rows, _, _ = neo4j_driver.execute_query(
+            """
+            MATCH (a:Alert)-[:FLAGS]->(s:Shipment {shipment_id: $id})-[p:PASSED]->()
+            RETURN a.detection_status AS status, a.revision AS revision,
+                   p.retracted AS retracted, p.retracted_by AS by
+            """,
+            id=decl.shipment_id,
+        )
+        return [r.data() for r in rows]
+
+    expected = [{"status": "withdrawn", "revision": 2, "retracted": True, "by": fix.event_id}]
+    assert _wait_for(graph, lambda rows: rows == expected) == expected

@@ -41,10 +41,18 @@ def test_replaying_a_batch_changes_nothing(writer, neo4j_driver):
     once = _counts(neo4j_driver, decl.shipment_id)
     writer.write(events, alerts)
     writer.write(reversed(events))
-    assert first == 1 + len(ROUTE) + 3 + 1
+    # declaration, its 2 parties and 2 party links, planned stops, 3 passages, 1 alert
+    assert first == 1 + 2 + 2 + len(ROUTE) + 3 + 1
     assert _counts(neo4j_driver, decl.shipment_id) == once
     rels, event_ids = once
-    assert rels == {"DESTINED_FOR": 1, "FLAGS": 1, "PASSED": 3, "PLANNED_STOP": len(ROUTE)}
+    assert rels == {
+        "CONSIGNED_TO": 1,
+        "DESTINED_FOR": 1,
+        "FLAGS": 1,
+        "PASSED": 3,
+        "PLANNED_STOP": len(ROUTE),
+        "SHIPPED_BY": 1,
+    }
     assert event_ids == sorted(ev.event_id for ev in events)
 
 
@@ -61,3 +69,82 @@ def test_init_schema_is_idempotent_and_loads_the_registry(writer, neo4j_driver):
     assert {"shipment_id", "checkpoint_id", "locality_code", "alert_id"} <= {
         r["name"] for r in constraints
     }
+
+
+def _examples(shipment_id: str, to_shipment_id: str):
+    """The documented examples, re-keyed to fresh shipment ids and event ids."""
+    import json
+    from pathlib import Path
+
+    from schemas import parse_event
+
+    lines = (Path(__file__).parents[3] / "docs/examples/events-v1.jsonl").read_text("utf-8")
+    events = []
+    for line in lines.splitlines():
+        data = json.loads(line)
+        data["shipment_id"] = shipment_id
+        data["event_id"] = f"{shipment_id}:{data['event_id']}"
+        if "to_shipment_id" in data:
+            data["to_shipment_id"] = to_shipment_id
+        if "corrected_event_id" in data:
+            data["corrected_event_id"] = f"{shipment_id}:{data['corrected_event_id']}"
+        if "seizure_id" in data:
+            data["seizure_id"] = f"{shipment_id}:{data['seizure_id']}"
+        events.append(parse_event(json.dumps(data)))
+    return events
+
+
+FACTS = """
+MATCH (s:Shipment {shipment_id: $id})
+OPTIONAL MATCH (s)-[:SHIPPED_BY]->(shipper:Party)
+OPTIONAL MATCH (s)-[:CONSIGNED_TO]->(consignee:Party)
+OPTIONAL MATCH (s)-[i:INSPECTED_AT]->(ic:Checkpoint)
+OPTIONAL MATCH (z:Seizure)-[:SEIZED_FROM]->(s)
+OPTIONAL MATCH (z)-[:IMPLICATES]->(implicated:Party)
+OPTIONAL MATCH (s)-[t:TRANSFERRED_TO]->(to:Shipment)
+OPTIONAL MATCH (x:Correction)-[:CORRECTS]->(s)
+OPTIONAL MATCH (s)-[p:PASSED]->()
+RETURN shipper.party_id AS shipper, consignee.tax_code AS consignee_tax,
+       i.outcome AS outcome, i.finding_kinds AS kinds, ic.checkpoint_id AS inspected_at,
+       z.reason AS seizure_reason, z.categories AS seized, implicated.party_id AS implicated,
+       to.shipment_id AS transferred_to, t.checkpoint_id AS transferred_at,
+       x.reason AS correction, p.retracted AS retracted, p.retracted_by AS retracted_by
+"""
+
+
+@pytest.mark.parametrize("correction_first", [False, True])
+def test_every_event_type_lands_and_a_correction_marks_without_deleting(
+    writer, neo4j_driver, correction_first
+):
+    from tests.factories import unique
+
+    sid, other = unique("SHP"), unique("SHP")
+    events = _examples(sid, other)
+    correction = events[-1]
+    if correction_first:  # the correction may be written before the event it retracts
+        writer.write([correction])
+        writer.write(events[:-1])
+    else:
+        writer.write(events)
+    records, _, _ = neo4j_driver.execute_query(FACTS, id=sid)
+    assert len(records) == 1
+    facts = records[0].data()
+    assert facts == {
+        "shipper": "CN-PX-0012",
+        "consignee_tax": "0108123456",
+        "outcome": "discrepancy",
+        "kinds": ["weight_mismatch"],
+        "inspected_at": "BN-BACGIANG",
+        "seizure_reason": "undeclared",
+        "seized": ["cosmetics"],
+        "implicated": "VN-0108123456",
+        "transferred_to": other,
+        "transferred_at": "BN-TUSON",
+        "correction": "incorrect_data",
+        "retracted": True,
+        "retracted_by": correction.event_id,
+    }
+    # replaying everything changes nothing
+    before = writer.summary()
+    writer.write(events)
+    assert writer.summary() == before

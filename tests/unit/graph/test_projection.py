@@ -46,8 +46,10 @@ def test_alert_projects_with_its_evidence_ids():
 
 
 def test_write_queries_take_values_only_as_parameters():
-    # Every statement unwinds $rows; no value is formatted into the text.
+    # Every statement unwinds $rows and takes every value from it: no other parameter, and
+    # no literal string that a value could have been formatted into.
     for name, query in cypher.WRITE_QUERIES.items():
         assert query.lstrip().startswith("UNWIND $rows AS row"), name
-        assert "{" not in re.sub(r"\{[a-z_]+: row\.[a-z_]+\}|\{code: code\}", "", query), name
-    assert set(cypher.WRITE_QUERIES) == set(project([]).statements())
+        assert set(re.findall(r"\$(\w+)", query)) == {"rows"}, name
+        assert "'" not in query and '"' not in query, name
+    assert list(cypher.WRITE_QUERIES) == list(project([]).statements())

@@ -77,7 +77,7 @@ def test_declared_route_must_name_known_checkpoints():
     data["declared_route"] = [*ROUTE[:2], "NOPE"]
     with pytest.raises(InvalidEventError) as err:
         parse_event(json.dumps(data))
-    assert err.value.problems[0]["field"] == "declared_route"
+    assert err.value.problems[0]["field"] == "declared_route.2"  # the very item
 
 
 @given(
