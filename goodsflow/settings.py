@@ -48,6 +48,13 @@ class Neo4jSettings(BaseModel):
     database: str = "neo4j"
 
 
+class OutboxSettings(BaseModel):
+    """The checkpoint's local outbox (`goodsflow publish`, `goodsflow outbox ...`)."""
+
+    path: Path = Path(".goodsflow/outbox.db")
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+
+
 class WorkerSettings(BaseModel):
     graph_batch_size: int = Field(default=500, ge=1)
     # How long the group waits for a worker that stopped answering (a killed worker holds
@@ -69,6 +76,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     neo4j: Neo4jSettings = Neo4jSettings()
     worker: WorkerSettings = WorkerSettings()
+    outbox: OutboxSettings = OutboxSettings()
 
     @model_validator(mode="after")
     def _derive_addresses(self) -> Settings:

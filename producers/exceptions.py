@@ -5,3 +5,7 @@ from schemas import GoodsflowError
 
 class PublishError(GoodsflowError):
     """An event could not be delivered to Kafka."""
+
+
+class OutboxError(GoodsflowError):
+    """The local outbox file could not be opened, read or written."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from types import TracebackType
+from typing import Any
 
 from producers.exceptions import PublishError
 from schemas import Event, event_to_json
@@ -23,6 +24,14 @@ CHECKPOINT_HEADER = "goodsflow-checkpoint-id"
 EVENT_TYPE_HEADER = "goodsflow-event-type"
 
 log = logging.getLogger(__name__)
+
+
+def event_headers(checkpoint_id: str, event_type: str) -> list[tuple[str, bytes]]:
+    """The Kafka headers every checkpoint event carries."""
+    return [
+        (CHECKPOINT_HEADER, checkpoint_id.encode("utf-8")),
+        (EVENT_TYPE_HEADER, event_type.encode("utf-8")),
+    ]
 
 
 class KafkaEventPublisher:
@@ -39,6 +48,7 @@ class KafkaEventPublisher:
         bootstrap_servers: str,
         topic: str = "checkpoint-events",
         timeout_s: float = 30.0,
+        connect_timeout_s: float = 30.0,
     ) -> None:
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
@@ -51,7 +61,7 @@ class KafkaEventPublisher:
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=5,
-                bootstrap_timeout_ms=int(timeout_s * 1000),
+                bootstrap_timeout_ms=int(connect_timeout_s * 1000),
             )
         except (KafkaError, OSError) as exc:
             raise PublishError(f"cannot reach Kafka at {bootstrap_servers}: {exc}") from None
@@ -59,20 +69,25 @@ class KafkaEventPublisher:
 
     def publish(self, event: Event) -> None:
         """Queue one validated event for sending (call :meth:`flush` to wait for it)."""
-        future = self._producer.send(
-            self.topic,
-            key=event.shipment_id.encode("utf-8"),
-            value=event_to_json(event),
-            headers=[
-                (CHECKPOINT_HEADER, event.checkpoint_id.encode("utf-8")),
-                (EVENT_TYPE_HEADER, event.event_type.encode("utf-8")),
-            ],
+        self._pending.append(
+            self.send_raw(
+                event.shipment_id.encode("utf-8"),
+                event_to_json(event),
+                event_headers(event.checkpoint_id, event.event_type),
+            )
         )
-        self._pending.append(future)
+
+    def send_raw(
+        self, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]] | None = None
+    ) -> Any:
+        """Send bytes as they are; return the send's future (it resolves on the broker's
+        acknowledgement). Not validated: for the outbox, whose events were validated when
+        accepted, and for tools that test the pipeline's handling of bad input."""
+        return self._producer.send(self.topic, key=key, value=value, headers=headers or [])
 
     def publish_raw(self, key: bytes | None, value: bytes) -> None:
-        """Send bytes as they are (for tools that test the pipeline's handling of bad input)."""
-        self._pending.append(self._producer.send(self.topic, key=key, value=value))
+        """Queue bytes as they are (see :meth:`send_raw`); :meth:`flush` waits for them."""
+        self._pending.append(self.send_raw(key, value))
 
     def publish_all(self, events: Iterable[Event]) -> int:
         """Send events and wait until the broker acknowledged every one; return the count."""
@@ -98,6 +113,10 @@ class KafkaEventPublisher:
                 future.get(timeout=self.timeout_s)
             except KafkaError as exc:
                 raise PublishError(f"Kafka did not acknowledge an event: {exc}") from None
+
+    def wait(self, timeout_s: float | None = None) -> None:
+        """Wait until everything sent so far was acknowledged or failed (no raising)."""
+        self._producer.flush(timeout=self.timeout_s if timeout_s is None else timeout_s)
 
     def close(self) -> None:
         self._producer.close(timeout=self.timeout_s)

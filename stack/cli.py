@@ -34,22 +34,28 @@ def stack_group() -> None:
     """Run a real Kafka and Neo4j locally from Maven Central jars (no Docker)."""
 
 
+_ONLY = click.option("--only", type=click.Choice(SERVICES), help="just this server (default: both)")
+
+
 @stack_group.command("up")
-def up() -> None:
+@_ONLY
+def up(only: str | None) -> None:
     """Start Kafka and Neo4j (downloading jars on first use); wait until both answer."""
     started = time.monotonic()
-    stack = stack_from_settings(load_settings(), need_password=True)
-    done = stack.up()
+    services = (only,) if only else SERVICES
+    stack = stack_from_settings(load_settings(), need_password="neo4j" in services)
+    done = stack.up(services)
     for service, what in done.items():
         click.echo(f"{service}: {what} on 127.0.0.1:{stack.port(service)}")
     click.echo(f"stack ready in {time.monotonic() - started:.1f} s (data in {stack.dir})")
 
 
 @stack_group.command("down")
-def down() -> None:
+@_ONLY
+def down(only: str | None) -> None:
     """Stop the servers `up` started (only those, by their recorded pids)."""
     stack = stack_from_settings(load_settings(), need_password=False)
-    for service, what in stack.down().items():
+    for service, what in stack.down((only,) if only else SERVICES).items():
         click.echo(f"{service}: {what}")
 
 

@@ -324,15 +324,15 @@ class LocalStack:
             )
         return result
 
-    def up(self) -> dict[str, str]:
-        """Start whatever is not running and wait until both servers answer.
+    def up(self, services: tuple[str, ...] = SERVICES) -> dict[str, str]:
+        """Start whichever of ``services`` is not running; wait until they all answer.
 
         Returns what was done per service: "started" or "already running".
         """
         self.java()
-        for service in SERVICES:
+        for service in services:
             self.ensure_jars(service)
-        to_start = [s for s in SERVICES if processes.recorded(self.pid_file(s)) is None]
+        to_start = [s for s in services if processes.recorded(self.pid_file(s)) is None]
         # Check every port before starting anything, so a taken port leaves nothing behind.
         for service in to_start:
             for port, variable in self._ports(service):
@@ -342,22 +342,22 @@ class LocalStack:
                         f"listen there: stop what holds it, or choose another port with "
                         f"{variable}"
                     )
-        done = {service: "already running" for service in SERVICES if service not in to_start}
+        done = {service: "already running" for service in services if service not in to_start}
         try:
             for service in to_start:
                 (self._start_kafka if service == "kafka" else self._start_neo4j)()
                 done[service] = "started"
-            wait_until_ready(self, self.config.start_timeout_s)
+            wait_until_ready(self, self.config.start_timeout_s, services)
         except BaseException:
             for service in to_start:  # leave nothing half-started behind
                 processes.stop(self.pid_file(service), timeout_s=20)
             raise
         return done
 
-    def down(self) -> dict[str, str]:
+    def down(self, services: tuple[str, ...] = SERVICES) -> dict[str, str]:
         """Stop the processes `up` started (by their recorded pids), Neo4j first."""
         done = {}
-        for service in reversed(SERVICES):
+        for service in reversed(services):
             stopped = processes.stop(self.pid_file(service))
             done[service] = "stopped" if stopped else "not running"
         return done

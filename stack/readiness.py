@@ -64,14 +64,17 @@ def neo4j_ready(port: int, password: str) -> bool:
         return False
 
 
-def wait_until_ready(stack: LocalStack, timeout_s: float) -> None:
+def wait_until_ready(
+    stack: LocalStack, timeout_s: float, services: tuple[str, ...] = ("kafka", "neo4j")
+) -> None:
     """Block until both servers answer, or raise StackError naming the one that did not."""
     deadline = time.monotonic() + timeout_s
     checks = {
         "kafka": lambda: kafka_ready(stack.config.kafka_port),
         "neo4j": lambda: neo4j_ready(stack.config.neo4j_port, stack.config.neo4j_password or ""),
     }
-    for service, check in checks.items():
+    for service in services:
+        check = checks[service]
         while True:
             if processes.recorded(stack.pid_file(service)) is None:
                 raise StackError(

@@ -19,7 +19,8 @@ class Record:
 
 
 class TopicTail:
-    """Everything written to ``topic`` after this object was created.
+    """Everything written to ``topic`` after this object was created (or, with
+    ``from_beginning``, everything the topic holds).
 
     Example:
         >>> tail = TopicTail("127.0.0.1:9092", "alerts")  # doctest: +SKIP
@@ -27,7 +28,7 @@ class TopicTail:
         >>> records = tail.collect(lambda recs: len(recs) >= 3, timeout_s=60)
     """
 
-    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, from_beginning: bool = False) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
         self._consumer = KafkaConsumer(
@@ -39,8 +40,11 @@ class TopicTail:
             raise LookupError(f"topic {topic} does not exist")
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         self._consumer.assign(tps)
-        for tp, offset in self._consumer.end_offsets(tps).items():
-            self._consumer.seek(tp, offset)
+        if from_beginning:
+            self._consumer.seek_to_beginning(*tps)
+        else:
+            for tp, offset in self._consumer.end_offsets(tps).items():
+                self._consumer.seek(tp, offset)
         self.records: list[Record] = []
 
     def collect(

@@ -27,14 +27,23 @@ def test_publish_sends_valid_lines_and_names_each_rejected_one(settings, topics,
             [sys.executable, "-m", "goodsflow", "publish", str(path)],
             capture_output=True,
             text=True,
-            env=os.environ.copy(),
+            env={**os.environ, "GOODSFLOW_OUTBOX__PATH": str(tmp_path / "outbox.db")},
             timeout=120,
         )
         key = decl.shipment_id.encode()
         records = tail.collect(lambda rs: len([r for r in rs if r.key == key]) >= 2, 30)
 
     assert result.returncode == 1
-    assert "sent 2, rejected 1" in result.stdout
+    assert "sent 2, rejected 1, queued 0" in result.stdout
+    (reject,) = [
+        json.loads(line)
+        for line in (tmp_path / "events.jsonl.rejects.jsonl").read_text("utf-8").splitlines()
+    ]
+    assert reject["line"] == 2
+    assert reject["problems"] == [
+        {"field": "occurred_at", "error": "Input should have timezone info"}
+    ]
+    assert json.loads(reject["raw"])["event_id"] == bad["event_id"]
     assert f"{path}:2: rejected: invalid event: occurred_at: Input should have timezone info" in (
         result.stderr
     )
