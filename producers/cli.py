@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -12,7 +13,10 @@ from goodsflow.settings import Settings, load_settings
 from producers.files import detect_format, read_events
 from producers.forwarder import FlushResult, flush_outbox
 from producers.outbox import SQLiteOutbox
-from schemas import Event
+from producers.simulation import ALL_SCENARIOS, SimulationConfig, Simulator
+from producers.simulation.output import to_file, write_truth
+from producers.simulation.output import to_kafka as send_to_kafka
+from schemas import VIETNAM_TZ, Event
 
 ACCEPT_BATCH = 500
 
@@ -138,3 +142,97 @@ def flush(timeout_s: float, watch: float | None) -> None:
             time.sleep(watch)
     if result.pending:
         raise SystemExit(3)
+
+
+@click.command("simulate")
+@click.option("--shipments", type=click.IntRange(1), default=1000, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="JSON-lines file")
+@click.option("--kafka", "to_kafka", is_flag=True, help="send to Kafka instead of a file")
+@click.option("--topic", default="checkpoint-events", show_default=True, help="with --kafka")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="max events/s")
+@click.option(
+    "--time-compression",
+    type=click.FloatRange(min=0, min_open=True),
+    help="with --kafka: simulated time runs this many times faster than real time",
+)
+@click.option(
+    "--truth",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="ground truth file (default: OUT.truth.jsonl, or simulation.truth.jsonl)",
+)
+@click.option("--days", type=click.FloatRange(min=0.01), default=30.0, show_default=True)
+@click.option("--start", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]))
+@click.option("--scenario-share", type=click.FloatRange(0, 1), default=0.08, show_default=True)
+@click.option("--scenarios", help=f"comma-separated subset of: {', '.join(ALL_SCENARIOS)}")
+def simulate(
+    shipments: int,
+    seed: int,
+    out: Path | None,
+    to_kafka: bool,
+    topic: str,
+    rate: float | None,
+    time_compression: float | None,
+    truth: Path | None,
+    days: float,
+    start: datetime | None,
+    scenario_share: float,
+    scenarios: str | None,
+) -> None:
+    """Generate realistic checkpoint traffic with planted suspicious scenarios.
+
+    Events go to --out (JSON lines, for replay with `goodsflow publish`) or, with --kafka,
+    straight to Kafka; the ground truth (which shipments carry which scenario, the events
+    of the act and when) goes to a separate file, never into the events. The same seed
+    gives the same traffic.
+    """
+    if (out is None) == (not to_kafka):
+        raise click.UsageError("give exactly one of --out FILE and --kafka")
+    names = tuple(s.strip() for s in scenarios.split(",")) if scenarios else ALL_SCENARIOS
+    options: dict[str, object] = {}
+    if start is not None:
+        options["start"] = start if start.tzinfo else start.replace(tzinfo=VIETNAM_TZ)
+    try:
+        config = SimulationConfig(
+            shipments=shipments, seed=seed, days=days, scenario_share=scenario_share,
+            scenarios=names if scenarios is not None else ALL_SCENARIOS, **options,  # type: ignore[arg-type]
+        )  # fmt: skip
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scenarios") from None
+    sim = Simulator(config)
+    truth = truth or (
+        out.with_name(out.name + ".truth.jsonl") if out else Path("simulation.truth.jsonl")
+    )
+    started = time.monotonic()
+    with click.progressbar(
+        length=shipments, label="simulating", show_pos=True, file=click.get_text_stream("stderr")
+    ) as bar:
+        done = 0
+
+        def progress(_: int) -> None:
+            nonlocal done
+            bar.update(sim.shipments - done)
+            done = sim.shipments
+
+        if out is not None:
+            with out.open("w", encoding="utf-8") as handle:
+                count = to_file(sim.events(), handle, progress)
+        else:
+            settings = load_settings()
+            count = send_to_kafka(
+                sim.events(), settings.bootstrap_servers, topic, progress, rate, time_compression
+            )
+    write_truth(truth, sim.truth)
+    elapsed = time.monotonic() - started
+    by_scenario: dict[str, int] = {}
+    for record in sim.truth:
+        by_scenario[record.scenario] = by_scenario.get(record.scenario, 0) + 1
+    click.echo(
+        f"{count} events for {sim.shipments} shipments in {elapsed:.1f} s "
+        f"({count / elapsed:,.0f} events/s) -> {out or f'Kafka topic {topic}'}"
+    )
+    click.echo(
+        f"ground truth: {len(sim.truth)} labelled shipments -> {truth} ("
+        + ", ".join(f"{k} {v}" for k, v in sorted(by_scenario.items()))
+        + ")"
+    )

@@ -41,6 +41,7 @@ class KafkaEventPublisher:
         bootstrap_servers: "host:port[,host:port]".
         topic: defaults to goodsflow's checkpoint-events topic.
         timeout_s: how long :meth:`flush` waits for the broker's acknowledgements.
+        linger_ms, batch_size: batching; bulk senders (the simulator) raise both.
     """
 
     def __init__(
@@ -49,6 +50,8 @@ class KafkaEventPublisher:
         topic: str = "checkpoint-events",
         timeout_s: float = 30.0,
         connect_timeout_s: float = 30.0,
+        linger_ms: int = 5,
+        batch_size: int = 16_384,
     ) -> None:
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
@@ -60,7 +63,8 @@ class KafkaEventPublisher:
                 bootstrap_servers=bootstrap_servers,
                 acks="all",
                 enable_idempotence=True,
-                linger_ms=5,
+                linger_ms=linger_ms,
+                batch_size=batch_size,
                 bootstrap_timeout_ms=int(connect_timeout_s * 1000),
             )
         except (KafkaError, OSError) as exc:

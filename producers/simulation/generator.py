@@ -1,0 +1,282 @@
+"""The traffic simulator: legitimate checkpoint traffic across the 11 localities with
+suspicious scenarios planted in it, and the ground truth kept apart from the events.
+
+Deterministic for a seed (one ``random.Random``; nothing iterates a set or a hash-ordered
+map). Events come out in event-time order: a heap holds the events of shipments under way
+and releases them as later shipments start, so memory grows with the shipments on the road,
+not with the run. Events are built as plain dicts and encoded once (no model per event: the
+contract is checked on samples by the tests).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from producers.simulation.journey import HEALTH, Journey, events, plan_journey
+from producers.simulation.network import Network, road_network
+from producers.simulation.scenarios import ALL_SCENARIOS, SCENARIO_RULES, SCENARIOS, Label
+from schemas import VIETNAM_TZ
+
+DAY = 86400.0
+HOT_CORRIDOR_DAYS = 7.0  # a seizure makes its corridor "hot" for this long
+# Inland places where undeclared foreign goods first show up.
+SMUGGLING_INLAND_STARTS = ("LS-CHILANG", "LS-DONGKINH", "TN-BACKAN", "LC-YENBAI", "QN-UONGBI")
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """What to simulate. ``scenario_share`` of the shipments carry a planted scenario."""
+
+    shipments: int
+    seed: int = 7
+    start: datetime = datetime(2026, 11, 1, tzinfo=VIETNAM_TZ)
+    days: float = 30.0
+    scenario_share: float = 0.08
+    scenarios: tuple[str, ...] = ALL_SCENARIOS
+    # Seizures come in crackdowns: in each window, this share of the shipments on the
+    # window's corridor is caught. They feed linked_to_offender and high_risk_corridor.
+    crackdowns: int = 1
+    crackdown_days: float = 4.0
+    seizure_share: float = 0.03
+    missed_scan_rate: float = 0.02
+    weighbridge_noise: float = 0.005  # relative standard deviation
+    id_prefix: str = "SIM"
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.scenarios) - set(ALL_SCENARIOS))
+        if unknown:
+            raise ValueError(f"unknown scenarios {unknown}; known: {', '.join(ALL_SCENARIOS)}")
+
+
+@dataclass
+class TruthRecord:
+    """Ground truth for one shipment that carries a scenario (or was seized)."""
+
+    shipment_id: str
+    scenario: str
+    rule: str | None
+    act_event_ids: list[str]
+    act_at: str
+    detail: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, ensure_ascii=False)
+
+
+@dataclass
+class _Offenders:
+    """Parties, vehicles and drivers implicated in seizures, with when they were seized."""
+
+    since: dict[tuple[str, str], float] = field(default_factory=dict)
+    order: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, kind: str, value: str, at: float) -> None:
+        if (kind, value) not in self.since:
+            self.since[(kind, value)] = at
+            self.order.append((kind, value))
+
+    def known_before(self, t: float) -> list[tuple[str, str]]:
+        return [key for key in self.order if self.since[key] < t]
+
+
+class SimulatedEvent(NamedTuple):
+    at: float  # epoch seconds
+    shipment_id: str
+    checkpoint_id: str
+    event_type: str
+    line: str  # the event as compact JSON
+
+
+class Simulator:
+    """Iterate :meth:`events` for :class:`SimulatedEvent` in event-time order; read
+    :attr:`truth` (the labelled shipments) and :attr:`shipments` (how many so far) after."""
+
+    def __init__(self, config: SimulationConfig, network: Network | None = None) -> None:
+        self.config = config
+        self.net = network or road_network()
+        self.rng = random.Random(config.seed)
+        self.truth: list[TruthRecord] = []
+        self.shipments = 0
+        self._offenders = _Offenders()
+        self._seizures: list[tuple[float, str]] = []  # (time, corridor)
+        self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self._t0 = config.start.timestamp()
+        self._ids = f"{config.id_prefix}{config.seed}"
+        corridors = sorted({self.net.corridor(e) for e in self.net.entries})
+        self._crackdowns = [
+            (
+                self.rng.choice(corridors),
+                self._t0 + self.rng.uniform(0, max(0.0, config.days - config.crackdown_days)) * DAY,
+            )
+            for _ in range(config.crackdowns)
+        ]
+
+    # -- helpers ---------------------------------------------------------------------
+    def _time(self, ts: float) -> str:
+        return datetime.fromtimestamp(ts, VIETNAM_TZ).isoformat(timespec="seconds")
+
+    def _event_id(self, shipment_id: str, suffix: str) -> str:
+        return f"{shipment_id}-{suffix}"
+
+    def _corridors(self, journey: Journey) -> list[str]:
+        return sorted({self.net.corridor(cp) for cp in journey.declared_route})
+
+    def _hot_corridors(self, t: float) -> list[str]:
+        """Corridors with a seizure in the HOT_CORRIDOR_DAYS before ``t``."""
+        since = t - HOT_CORRIDOR_DAYS * DAY
+        return sorted({c for at, c in self._seizures if since <= at < t})
+
+    def _plan(self, sid: str, start: float, **choices: Any) -> Journey:
+        return plan_journey(
+            self.rng,
+            self.net,
+            sid,
+            start,
+            missed_scan_rate=self.config.missed_scan_rate,
+            weighbridge_noise=self.config.weighbridge_noise,
+            **choices,
+        )
+
+    # -- journeys --------------------------------------------------------------------
+    def _journey(self, n: int, start: float) -> tuple[Journey, Label | None]:
+        cfg, rng = self.config, self.rng
+        sid = f"{self._ids}-{n:07d}"
+        if not cfg.scenarios or rng.random() >= cfg.scenario_share:
+            return self._plan(sid, start), None
+        scenario = rng.choice(cfg.scenarios)
+        if scenario == "entry_without_border":
+            j = self._plan(sid, start, entry=rng.choice(SMUGGLING_INLAND_STARTS), origin="CN")
+            j.stops[0].act = True
+            j.stops[0].missed = False
+            return j, Label("entry_without_border", SCENARIO_RULES["entry_without_border"])
+        if scenario == "high_risk_corridor":
+            hot = self._hot_corridors(start)
+            # steer it onto a hot corridor: enter where that corridor starts
+            entries = [e for e in self.net.entries if self.net.corridor(e) in hot]
+            entry = rng.choice(entries) if entries else None
+            j = self._plan(sid, start, entry=entry, health_goods=True)
+            return j, None  # labelled, like every such shipment, by _label_high_risk
+        if scenario == "linked_to_offender":
+            j = self._plan(sid, start)
+            known = self._offenders.known_before(start)
+            if not known:
+                return j, None
+            kind, value = known[rng.randrange(len(known))]
+            if kind == "party":
+                j.shipper = {"party_id": value, "name": f"Đối tác {value}"}
+            elif kind == "vehicle":
+                j.vehicle_plate = value
+            else:
+                j.driver_id = value
+            return j, Label(
+                "linked_to_offender", SCENARIO_RULES["linked_to_offender"], True, f"{kind} {value}"
+            )
+        j = self._plan(sid, start)
+        return j, SCENARIOS[scenario](rng, self.net, j)
+
+    def _in_crackdown(self, j: Journey) -> bool:
+        corridors = self._corridors(j)
+        span = self.config.crackdown_days * DAY
+        return any(
+            c in corridors and start <= j.declared_at < start + span
+            for c, start in self._crackdowns
+        )
+
+    def _maybe_seize(self, j: Journey) -> bool:
+        """In a crackdown, a share of the shipments on its corridor is seized on the way."""
+        if len(j.stops) < 2 or not self._in_crackdown(j):
+            return False
+        if self.rng.random() >= self.config.seizure_share:
+            return False
+        k = self.rng.randrange(1, len(j.stops))
+        stop = j.stops[k]
+        stop.missed = False
+        at = stop.at + 1800
+        j.stops = j.stops[: k + 1]
+        sid = j.shipment_id
+        goods = [{"hs_code": g["hs_code"], "description": g["description"],
+                  "category": g["category"], "quantity": g["quantity"], "unit": g["unit"]}
+                 for g in j.goods]  # fmt: skip
+        common = {
+            "occurred_at": self._time(at),
+            "checkpoint_id": stop.checkpoint_id,
+            "shipment_id": sid,
+        }
+        j.extra_events += [
+            {"_at": at, "event_id": self._event_id(sid, "i"), "event_type": "inspection.recorded",
+             **common, "outcome": "seized",
+             "findings": [{"kind": "counterfeit", "description": "Hàng giả nhãn hiệu"}]},
+            {"_at": at + 1, "event_id": self._event_id(sid, "z"), "event_type": "seizure.recorded",
+             **common, "occurred_at": self._time(at + 1), "seizure_id": f"BB-{sid}",
+             "reason": "counterfeit", "goods": goods,
+             "parties_implicated": [j.shipper, j.consignee],
+             "vehicle_plate": j.vehicle_plate, "driver_id": j.driver_id},
+        ]  # fmt: skip
+        for kind, value in (("party", j.shipper["party_id"]), ("party", j.consignee["party_id"]),
+                            ("vehicle", j.vehicle_plate), ("driver", j.driver_id)):  # fmt: skip
+            self._offenders.add(kind, value, at)
+        self._seizures.append((at, self.net.corridor(stop.checkpoint_id)))
+        self.truth.append(
+            TruthRecord(sid, "seizure", None, [self._event_id(sid, "z")], self._time(at + 1))
+        )
+        return True
+
+    def _record(self, j: Journey, label: Label) -> None:
+        sid = j.shipment_id
+        if label.act_is_declaration:
+            ids, at = [self._event_id(sid, "d")], j.declared_at
+        else:
+            acts = [(n, s) for n, s in enumerate(j.stops) if s.act]
+            ids = [self._event_id(sid, f"s{n}") for n, _ in acts]
+            at = min(s.at for _, s in acts)
+        self.truth.append(
+            TruthRecord(sid, label.scenario, label.rule, ids, self._time(at), label.detail)
+        )
+
+    def _label_high_risk(self, j: Journey) -> None:
+        if "high_risk_corridor" not in self.config.scenarios or not j.categories & set(HEALTH):
+            return
+        hot_now = self._hot_corridors(j.declared_at)
+        hot = [c for c in self._corridors(j) if c in hot_now]
+        if hot:
+            self._record(
+                j, Label("high_risk_corridor", SCENARIO_RULES["high_risk_corridor"], True, hot[0])
+            )
+
+    # -- the run ---------------------------------------------------------------------
+    def _out(self, ts: float, event: dict[str, Any]) -> SimulatedEvent:
+        return SimulatedEvent(
+            ts, event["shipment_id"], event["checkpoint_id"], event["event_type"],
+            self._encode(event),
+        )  # fmt: skip
+
+    def events(self) -> Iterator[SimulatedEvent]:
+        cfg, rng = self.config, self.rng
+        rate = cfg.shipments / (cfg.days * DAY)
+        pending: list[tuple[float, int, dict[str, Any]]] = []
+        seq = 0
+        t = self._t0
+        for n in range(cfg.shipments):
+            t += rng.expovariate(rate)
+            while pending and pending[0][0] <= t:
+                ts, _, event = heapq.heappop(pending)
+                yield self._out(ts, event)
+            journey, label = self._journey(n, t)
+            seized = label is None and self._maybe_seize(journey)
+            if label is not None:
+                self._record(journey, label)
+            elif not seized:
+                self._label_high_risk(journey)
+            self.shipments += 1
+            for ts, event in events(journey, self._time, self._event_id):
+                heapq.heappush(pending, (ts, seq, event))
+                seq += 1
+        while pending:
+            ts, _, event = heapq.heappop(pending)
+            yield self._out(ts, event)
