@@ -6,10 +6,12 @@ import json
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 import click
 
 from goodsflow.settings import Settings, load_settings
+from producers.exceptions import EpcisError
 from producers.files import detect_format, read_events
 from producers.forwarder import FlushResult, flush_outbox
 from producers.outbox import SQLiteOutbox
@@ -40,16 +42,67 @@ def _explain(result: FlushResult, outbox: SQLiteOutbox) -> None:
         )
 
 
+class RejectFile:
+    """Rejected input, one JSON record per line, opened only when something is rejected."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._out: IO[str] | None = None
+
+    def add(self, where: str, record: dict[str, object]) -> None:
+        self.count += 1
+        if self._out is None:
+            self._out = self.path.open("w", encoding="utf-8")
+        self._out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        click.echo(f"{where}: rejected: {record['reason']}", err=True)
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+
+
+def _finish(
+    settings: Settings,
+    outbox: SQLiteOutbox,
+    accepted: int,
+    rejects: RejectFile,
+    no_send: bool,
+    timeout_s: float,
+) -> None:
+    """Send (unless --no-send), print the summary, exit 1 when anything was rejected."""
+    rejects.close()
+    result = FlushResult(0, outbox.status().pending)
+    if not no_send:
+        result = _flush(settings, outbox, timeout_s)
+    click.echo(
+        f"sent {result.sent}, rejected {rejects.count}, queued {result.pending} "
+        f"({accepted} new events accepted into {outbox.path})"
+    )
+    if rejects.count:
+        click.echo(f"rejected input and reasons: {rejects.path}", err=True)
+    _explain(result, outbox)
+    if rejects.count:
+        raise SystemExit(1)
+
+
+_REJECTS = click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="where rejected input goes (default FILE.rejects.jsonl)",
+)
+_NO_SEND = click.option("--no-send", is_flag=True, help="only queue in the outbox; send later")
+_TIMEOUT = click.option(
+    "--timeout", "timeout_s", default=60.0, show_default=True, help="send timeout, s"
+)
+
+
 @click.command("publish")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="default: by suffix")
-@click.option(
-    "--rejects",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="where rejected lines go (default FILE.rejects.jsonl)",
-)
-@click.option("--no-send", is_flag=True, help="only queue in the outbox; send later")
-@click.option("--timeout", "timeout_s", default=60.0, show_default=True, help="send timeout, s")
+@_REJECTS
+@_NO_SEND
+@_TIMEOUT
 def publish_events(
     file: Path, fmt: str | None, rejects: Path | None, no_send: bool, timeout_s: float
 ) -> None:
@@ -61,9 +114,8 @@ def publish_events(
     outbox (see `goodsflow outbox`).
     """
     settings = load_settings()
-    rejects = rejects or file.with_name(file.name + ".rejects.jsonl")
-    accepted = rejected = 0
-    reject_out = None
+    reject_file = RejectFile(rejects or file.with_name(file.name + ".rejects.jsonl"))
+    accepted = 0
     with SQLiteOutbox(settings.outbox.path) as outbox:
         batch: list[Event] = []
         with click.progressbar(
@@ -80,32 +132,64 @@ def publish_events(
                         batch.clear()
                     continue
                 assert line.error is not None
-                rejected += 1
-                if reject_out is None:
-                    reject_out = rejects.open("w", encoding="utf-8")
-                record = {
-                    "line": line.number,
-                    "reason": line.error.reason,
-                    "problems": line.error.problems,
-                    "raw": line.raw,
-                }
-                reject_out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                click.echo(f"{file}:{line.number}: rejected: {line.error.reason}", err=True)
+                reject_file.add(
+                    f"{file}:{line.number}",
+                    {
+                        "line": line.number,
+                        "reason": line.error.reason,
+                        "problems": line.error.problems,
+                        "raw": line.raw,
+                    },
+                )
         accepted += outbox.accept(batch)
-        if reject_out is not None:
-            reject_out.close()
-        result = FlushResult(0, outbox.status().pending)
-        if not no_send:
-            result = _flush(settings, outbox, timeout_s)
-        click.echo(
-            f"sent {result.sent}, rejected {rejected}, queued {result.pending} "
-            f"({accepted} new events accepted into {outbox.path})"
+        _finish(settings, outbox, accepted, reject_file, no_send, timeout_s)
+
+
+@click.command("import-epcis")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--locations",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="location table: EPCIS readPoint/bizLocation ids -> checkpoint ids (JSON or CSV)",
+)
+@_REJECTS
+@_NO_SEND
+@_TIMEOUT
+def import_epcis(
+    file: Path, locations: Path | None, rejects: Path | None, no_send: bool, timeout_s: float
+) -> None:
+    """Import a GS1 EPCIS 2.0 JSON / JSON-LD document as contract-v1 events.
+
+    ObjectEvent, AggregationEvent and TransformationEvent become scans, inspections, cargo
+    transfers and (from errorDeclaration) corrections; docs/EPCIS.md has the rules. Events
+    that cannot be mapped go to the reject file with the reason; a malformed document is an
+    error and nothing of it is imported. Re-importing a document changes nothing.
+    """
+    from producers.epcis.locations import load_locations
+    from producers.epcis.mapping import map_document, read_document
+
+    settings = load_settings()
+    table = load_locations(locations)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise EpcisError(f"cannot read {file}: {exc.strerror}") from None
+    result = map_document(read_document(raw), table)
+    reject_file = RejectFile(rejects or file.with_name(file.name + ".rejects.jsonl"))
+    for reject in result.rejects:
+        reject_file.add(
+            f"{file}: eventList[{reject.index}]",
+            {
+                "index": reject.index,
+                "eventID": reject.epcis_event_id,
+                "reason": reject.reason,
+                "event": reject.event,
+            },
         )
-        if rejected:
-            click.echo(f"rejected lines and reasons: {rejects}", err=True)
-        _explain(result, outbox)
-    if rejected:
-        raise SystemExit(1)
+    with SQLiteOutbox(settings.outbox.path) as outbox:
+        accepted = outbox.accept(result.events)
+        click.echo(f"mapped {len(result.events)} events from {file}")
+        _finish(settings, outbox, accepted, reject_file, no_send, timeout_s)
 
 
 @click.group("outbox")

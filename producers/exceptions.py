@@ -9,3 +9,7 @@ class PublishError(GoodsflowError):
 
 class OutboxError(GoodsflowError):
     """The local outbox file could not be opened, read or written."""
+
+
+class EpcisError(GoodsflowError):
+    """An EPCIS document (or the location table) cannot be read at all; nothing imported."""
