@@ -34,9 +34,16 @@ class Pacer:
     """Sleeps so that events go out no faster than ``rate`` per second and no earlier than
     their event time divided by ``compression`` (either may be None: no limit)."""
 
-    def __init__(self, rate: float | None, compression: float | None) -> None:
+    def __init__(
+        self,
+        rate: float | None,
+        compression: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.rate, self.compression = rate, compression
-        self.wall0 = time.monotonic()
+        self._clock, self._sleep = clock, sleep
+        self.wall0 = clock()
         self.event0: float | None = None
         self.count = 0
 
@@ -48,9 +55,9 @@ class Pacer:
             due = max(due, self.wall0 + self.count / self.rate)
         if self.compression:
             due = max(due, self.wall0 + (event_at - self.event0) / self.compression)
-        delay = due - time.monotonic()
+        delay = due - self._clock()
         if delay > 0.001:
-            time.sleep(delay)
+            self._sleep(delay)
         self.count += 1
 
 
