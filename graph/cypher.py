@@ -61,6 +61,17 @@ SET {var}.retracted = retracted_by IS NOT NULL, {var}.retracted_by = retracted_b
 """
 
 
+# The event's shipment (created when new; the event added to its provenance) ...
+_SHIPMENT_EVENT = """
+UNWIND $rows AS row
+MERGE (s:Shipment {shipment_id: row.shipment_id})
+""" + _add_provenance("s")
+# ... and the checkpoint where the event happened.
+_AT_CHECKPOINT = """
+WITH s, row
+MATCH (c:Checkpoint {checkpoint_id: row.checkpoint_id})
+"""
+
 # The shipment's own properties follow its latest declaration by event time.
 MERGE_DECLARATIONS_QUERY = (
     """
@@ -111,14 +122,9 @@ MERGE (s)-[r:PLANNED_STOP {event_id: row.event_id, position: row.position}]->(c)
 """ + _mark_if_retracted("r", "r")
 
 MERGE_PASSAGES_QUERY = (
-    """
-UNWIND $rows AS row
-MERGE (s:Shipment {shipment_id: row.shipment_id})
-"""
-    + _add_provenance("s")
+    _SHIPMENT_EVENT
+    + _AT_CHECKPOINT
     + """
-WITH s, row
-MATCH (c:Checkpoint {checkpoint_id: row.checkpoint_id})
 MERGE (s)-[p:PASSED {event_id: row.event_id}]->(c)
 SET p.occurred_at = row.occurred_at, p.direction = row.direction,
     p.observed_weight_kg = row.observed_weight_kg, p.seal_status = row.seal_status
@@ -127,14 +133,9 @@ SET p.occurred_at = row.occurred_at, p.direction = row.direction,
 )
 
 MERGE_INSPECTIONS_QUERY = (
-    """
-UNWIND $rows AS row
-MERGE (s:Shipment {shipment_id: row.shipment_id})
-"""
-    + _add_provenance("s")
+    _SHIPMENT_EVENT
+    + _AT_CHECKPOINT
     + """
-WITH s, row
-MATCH (c:Checkpoint {checkpoint_id: row.checkpoint_id})
 MERGE (s)-[i:INSPECTED_AT {event_id: row.event_id}]->(c)
 SET i.occurred_at = row.occurred_at, i.outcome = row.outcome, i.findings = row.findings,
     i.finding_kinds = row.finding_kinds, i.measured_weight_kg = row.measured_weight_kg,
@@ -144,14 +145,9 @@ SET i.occurred_at = row.occurred_at, i.outcome = row.outcome, i.findings = row.f
 )
 
 MERGE_SEIZURES_QUERY = (
-    """
-UNWIND $rows AS row
-MERGE (s:Shipment {shipment_id: row.shipment_id})
-"""
-    + _add_provenance("s")
+    _SHIPMENT_EVENT
+    + _AT_CHECKPOINT
     + """
-WITH s, row
-MATCH (c:Checkpoint {checkpoint_id: row.checkpoint_id})
 MERGE (z:Seizure {seizure_id: row.seizure_id})
 SET z.event_id = row.event_id, z.occurred_at = row.occurred_at, z.reason = row.reason,
     z.details = row.details, z.goods = row.goods, z.categories = row.categories,
@@ -170,11 +166,7 @@ CALL (z, row) {
 )
 
 MERGE_TRANSFERS_QUERY = (
-    """
-UNWIND $rows AS row
-MERGE (s:Shipment {shipment_id: row.shipment_id})
-"""
-    + _add_provenance("s")
+    _SHIPMENT_EVENT
     + """
 MERGE (to:Shipment {shipment_id: row.to_shipment_id})
 WITH s, to, row
