@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 
 import pytest
@@ -94,7 +94,7 @@ def _check_act(record, evs):
         gap = datetime.fromisoformat(scans[i + 1]["occurred_at"]) - datetime.fromisoformat(
             act["occurred_at"]
         )
-        assert gap.total_seconds() >= 12 * 3600
+        assert gap >= timedelta(hours=12)  # simulated event time, not a timing
     elif record.scenario == "entry_without_border":
         assert decl["origin_country"] != "VN"
         assert not any(REG.checkpoint(s["checkpoint_id"]).kind.is_entry_point for s in _scans(evs))
