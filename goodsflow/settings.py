@@ -55,6 +55,11 @@ class OutboxSettings(BaseModel):
     connect_timeout_s: float = Field(default=10.0, gt=0)
 
 
+class DetectionSettings(BaseModel):
+    # Rule thresholds; default: the documented streams/detection.toml.
+    config: Path | None = None
+
+
 class WorkerSettings(BaseModel):
     graph_batch_size: int = Field(default=500, ge=1)
     # How long the group waits for a worker that stopped answering (a killed worker holds
@@ -77,6 +82,7 @@ class Settings(BaseSettings):
     neo4j: Neo4jSettings = Neo4jSettings()
     worker: WorkerSettings = WorkerSettings()
     outbox: OutboxSettings = OutboxSettings()
+    detection: DetectionSettings = DetectionSettings()
 
     @model_validator(mode="after")
     def _derive_addresses(self) -> Settings:

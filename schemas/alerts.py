@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
+from functools import lru_cache
 from typing import Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -18,9 +19,14 @@ VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
 
 
 class Rule(StrEnum):
-    """Detection rules. Issue #4 adds the rest; values are stable identifiers."""
+    """Detection rules; values are stable identifiers (streams/detection.toml has their
+    thresholds)."""
 
     ROUTE_DEVIATION = "route_deviation"
+    ENTRY_WITHOUT_BORDER_PASSAGE = "entry_without_border_passage"
+    IMPOSSIBLE_TRAVEL = "impossible_travel"
+    WEIGHT_CHANGE = "weight_change"
+    CIRCULAR_ROUTING = "circular_routing"
 
 
 class AlertStatus(StrEnum):
@@ -30,6 +36,7 @@ class AlertStatus(StrEnum):
     WITHDRAWN = "withdrawn"  # its evidence was retracted by a correction
 
 
+@lru_cache(maxsize=65_536)
 def alert_id_for(shipment_id: str, rule: Rule) -> str:
     """Deterministic alert id: the same shipment and rule always give the same id."""
     digest = hashlib.sha256(f"{shipment_id}\x1f{rule.value}".encode()).hexdigest()

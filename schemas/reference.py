@@ -84,6 +84,7 @@ class Registry:
         self.localities: dict[str, Locality] = {loc.code: loc for loc in localities}
         self.checkpoints: dict[str, Checkpoint] = {cp.id: cp for cp in checkpoints}
         self.road_factor = road_factor
+        self._road_km: dict[tuple[str, str], float] = {}  # a few hundred pairs, asked often
         for cp in checkpoints:
             if cp.locality not in self.localities:
                 raise UnknownReferenceError(
@@ -106,8 +107,12 @@ class Registry:
 
     def road_distance_km(self, a: str, b: str) -> float:
         """Estimated road distance: great-circle distance times the road factor."""
-        ca, cb = self.checkpoint(a), self.checkpoint(b)
-        return great_circle_km(ca.lat, ca.lon, cb.lat, cb.lon) * self.road_factor
+        km = self._road_km.get((a, b))
+        if km is None:
+            ca, cb = self.checkpoint(a), self.checkpoint(b)
+            km = great_circle_km(ca.lat, ca.lon, cb.lat, cb.lon) * self.road_factor
+            self._road_km[(a, b)] = km
+        return km
 
 
 def _read(name: str) -> dict:

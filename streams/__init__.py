@@ -4,8 +4,16 @@ Importing this package does not import Faust; the Faust app lives in ``streams.a
 the agents in ``streams.agents``.
 """
 
+from streams.config import DetectionConfig, load_detection_config
 from streams.engine import Outcome, process
-from streams.rules import DetectionConfig, Finding
+from streams.rules import Finding
 from streams.state import ShipmentState
 
-__all__ = ["DetectionConfig", "Finding", "Outcome", "ShipmentState", "process"]
+__all__ = [
+    "DetectionConfig",
+    "Finding",
+    "Outcome",
+    "ShipmentState",
+    "load_detection_config",
+    "process",
+]

@@ -21,9 +21,9 @@ from streams.app import (
     dead_letter_topic,
     shipment_state,
 )
+from streams.config import DetectionConfig
 from streams.deadletters import dead_letter_record
 from streams.engine import process
-from streams.rules import DetectionConfig
 from streams.state import ShipmentState
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from schemas import Alert, AlertStatus, Event, Registry, Rule, alert_id_for
-from streams.rules import RULES, DetectionConfig, Finding
+from streams.config import DetectionConfig
+from streams.rules import RULES, Finding
 from streams.state import EmittedAlert, ShipmentState
 
 

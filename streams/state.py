@@ -16,10 +16,12 @@ class Declaration(BaseModel):
 
     event_id: str
     occurred_at: AwareDatetime
+    checkpoint_id: str  # where it was filed
     route: list[str]
     origin_country: str
     categories: list[str]
     destination_locality: str
+    weight_kg: float
 
 
 class Scan(BaseModel):
@@ -28,6 +30,8 @@ class Scan(BaseModel):
     event_id: str
     checkpoint_id: str
     occurred_at: AwareDatetime
+    direction: str = "passing"
+    weight_kg: float | None = None  # observed at a weighbridge
 
 
 class Correction(BaseModel):
@@ -74,6 +78,8 @@ class ShipmentState(BaseModel):
     def retracted(self) -> dict[str, Correction]:
         """Retracted event id -> the correction that retracted it (the earliest one, by
         event time, when an event was corrected twice)."""
+        if not self.corrections:  # nearly every shipment
+            return {}
         result: dict[str, Correction] = {}
         for correction in self.corrections:  # sorted by event time
             result.setdefault(correction.corrected_event_id, correction)
@@ -87,7 +93,8 @@ class ShipmentState(BaseModel):
 
     @property
     def active_scans(self) -> list[Scan]:
-        return [s for s in self.scans if s.event_id not in self.retracted]
+        retracted = self.retracted
+        return [s for s in self.scans if s.event_id not in retracted] if retracted else self.scans
 
     def with_event(self, event: Event) -> ShipmentState:
         """A copy of this state with the event recorded."""
@@ -95,10 +102,12 @@ class ShipmentState(BaseModel):
             decl = Declaration(
                 event_id=event.event_id,
                 occurred_at=event.occurred_at,
+                checkpoint_id=event.checkpoint_id,
                 route=list(event.declared_route),
                 origin_country=event.origin_country,
                 categories=sorted({line.category.value for line in event.goods}),
                 destination_locality=event.destination_locality,
+                weight_kg=float(event.total_weight_kg),
             )
             return self.model_copy(
                 update={"declarations": sorted([*self.declarations, decl], key=_by_time)}
@@ -108,6 +117,10 @@ class ShipmentState(BaseModel):
                 event_id=event.event_id,
                 checkpoint_id=event.checkpoint_id,
                 occurred_at=event.occurred_at,
+                direction=event.direction.value,
+                weight_kg=None
+                if event.observed_weight_kg is None
+                else float(event.observed_weight_kg),
             )
             return self.model_copy(update={"scans": sorted([*self.scans, scan], key=_by_time)})
         if isinstance(event, EventCorrected):

@@ -12,7 +12,7 @@ from goodsflow.bootstrap import neo4j_driver
 from goodsflow.settings import Settings
 from graph.writer import Neo4jGraphWriter
 from schemas import load_registry
-from streams.rules import DetectionConfig
+from streams.config import load_detection_config
 from streams.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def run_worker(settings: Settings) -> None:
     agents.wire(
         agents.Dependencies(
             registry=registry,
-            detection=DetectionConfig(),
+            detection=load_detection_config(settings.detection.config),
             graph=writer,
             graph_batch_size=settings.worker.graph_batch_size,
             graph_batch_timeout_s=settings.worker.graph_batch_timeout_s,

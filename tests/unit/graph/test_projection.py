@@ -2,7 +2,7 @@ import re
 
 from graph import cypher, project
 from schemas import Rule, load_registry
-from streams import DetectionConfig, process
+from streams import load_detection_config, process
 from tests.factories import ROUTE, declaration, scan
 
 
@@ -37,8 +37,8 @@ def test_scan_projects_one_passage_carrying_its_event_id_and_time():
 def test_alert_projects_with_its_evidence_ids():
     decl = declaration()
     off = scan(decl.shipment_id, "TN-THAINGUYEN")
-    state = process(None, decl, DetectionConfig(), load_registry()).state
-    alert = process(state, off, DetectionConfig(), load_registry()).alerts[0]
+    state = process(None, decl, load_detection_config(), load_registry()).state
+    alert = process(state, off, load_detection_config(), load_registry()).alerts[0]
     rows = project([], [alert])
     assert rows.alerts[0]["rule"] == Rule.ROUTE_DEVIATION.value
     assert rows.alerts[0]["evidence_event_ids"] == [off.event_id]

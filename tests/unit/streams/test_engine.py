@@ -6,11 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import Rule, alert_id_for, load_registry
-from streams import DetectionConfig, process
+from streams import load_detection_config, process
 from tests.factories import ROUTE, declaration, scan
 
 REG = load_registry()
-CONFIG = DetectionConfig()
+CONFIG = load_detection_config()
 
 
 def run(events, config=CONFIG):
@@ -34,7 +34,8 @@ def test_engine_imports_no_adapter():
 
 def test_scans_on_the_declared_route_raise_nothing():
     decl = declaration()
-    _, alerts = run([decl, *(scan(decl.shipment_id, cp, 30 * i) for i, cp in enumerate(ROUTE))])
+    # 90 minutes a leg: plausible speeds, so no rule has anything to say
+    _, alerts = run([decl, *(scan(decl.shipment_id, cp, 90 * i) for i, cp in enumerate(ROUTE))])
     assert alerts == []
 
 
@@ -59,12 +60,17 @@ def test_scan_off_the_declared_route_raises_a_route_deviation_alert():
     assert "Thái Nguyên" in alert.explanation_vi and "Thai Nguyen" in alert.explanation_en
 
 
+def _with_tolerance(km):
+    section = CONFIG.route_deviation.model_copy(update={"tolerance_km": km})
+    return CONFIG.model_copy(update={"route_deviation": section})
+
+
 def test_tolerance_boundary_is_inclusive():
     # LS-DONGKINH is off the route; its distance to the nearest declared checkpoint decides.
     decl = declaration()
     nearest = min(REG.road_distance_km("LS-DONGKINH", cp) for cp in ROUTE)
-    at = DetectionConfig(route_tolerance_km=nearest)
-    below = DetectionConfig(route_tolerance_km=nearest - 0.01)
+    at = _with_tolerance(nearest)
+    below = _with_tolerance(nearest - 0.01)
     events = [decl, scan(decl.shipment_id, "LS-DONGKINH")]
     assert run(events, at)[1] == []
     assert len(run(events, below)[1]) == 1

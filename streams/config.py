@@ -1,0 +1,101 @@
+"""Detection thresholds, from one documented file: ``streams/detection.toml``.
+
+The file is the only source of the numbers (these models have no defaults), so what the
+documentation says is what runs. Another file can replace it (``load_detection_config``,
+or GOODSFLOW_DETECTION__CONFIG for the worker and the evaluation).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from schemas import GoodsflowError
+
+
+class DetectionConfigError(GoodsflowError):
+    """The detection configuration file is missing, not TOML, or has a bad value."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SeverityConfig(_Section):
+    health_goods_bonus: int = Field(ge=0, le=100)
+
+
+class RouteDeviationConfig(_Section):
+    tolerance_km: float = Field(ge=0)
+    base: int = Field(ge=0, le=100)
+    per_extra_deviation: int = Field(ge=0, le=100)
+    undeclared_locality: int = Field(ge=0, le=100)
+
+
+class EntryWithoutBorderConfig(_Section):
+    base: int = Field(ge=0, le=100)
+
+
+class ImpossibleTravelConfig(_Section):
+    max_speed_kmh: float = Field(gt=0)
+    min_distance_km: float = Field(ge=0)
+    base: int = Field(ge=0, le=100)
+    cloned_documents_km: float = Field(gt=0)
+    simultaneous_minutes: float = Field(ge=0)
+    cloned_documents_bonus: int = Field(ge=0, le=100)
+
+
+class WeightChangeConfig(_Section):
+    tolerance: float = Field(gt=0, lt=1)
+    base: int = Field(ge=0, le=100)
+    large_change: float = Field(gt=0)
+    large_change_bonus: int = Field(ge=0, le=100)
+
+
+class CircularRoutingConfig(_Section):
+    base: int = Field(ge=0, le=100)
+
+
+class DetectionConfig(_Section):
+    """All rule thresholds (see streams/detection.toml for what each one means)."""
+
+    severity: SeverityConfig
+    route_deviation: RouteDeviationConfig
+    entry_without_border_passage: EntryWithoutBorderConfig
+    impossible_travel: ImpossibleTravelConfig
+    weight_change: WeightChangeConfig
+    circular_routing: CircularRoutingConfig
+
+
+def _read(text: str, where: str) -> DetectionConfig:
+    try:
+        return DetectionConfig.model_validate(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as exc:
+        raise DetectionConfigError(f"{where} is not valid TOML: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        )
+        raise DetectionConfigError(f"{where}: {problems}") from None
+
+
+@cache
+def _shipped() -> DetectionConfig:
+    text = resources.files("streams").joinpath("detection.toml").read_text(encoding="utf-8")
+    return _read(text, "streams/detection.toml")
+
+
+def load_detection_config(path: Path | None = None) -> DetectionConfig:
+    """The shipped thresholds, or those of ``path``."""
+    if path is None:
+        return _shipped()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DetectionConfigError(f"cannot read {path}: {exc.strerror}") from None
+    return _read(text, str(path))

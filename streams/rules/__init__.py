@@ -1,0 +1,19 @@
+"""Detection rules. Each looks at a shipment's whole state (active events only) and returns
+a Finding or None, so the result does not depend on the order the events arrived in.
+Thresholds: streams/detection.toml."""
+
+from schemas import Rule
+from streams.config import DetectionConfig
+from streams.rules.base import Finding, RuleFn
+from streams.rules.movement import impossible_travel, weight_change
+from streams.rules.routes import circular_routing, entry_without_border_passage, route_deviation
+
+RULES: dict[Rule, RuleFn] = {
+    Rule.ROUTE_DEVIATION: route_deviation,
+    Rule.ENTRY_WITHOUT_BORDER_PASSAGE: entry_without_border_passage,
+    Rule.IMPOSSIBLE_TRAVEL: impossible_travel,
+    Rule.WEIGHT_CHANGE: weight_change,
+    Rule.CIRCULAR_ROUTING: circular_routing,
+}
+
+__all__ = ["RULES", "DetectionConfig", "Finding", "RuleFn"]

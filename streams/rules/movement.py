@@ -1,0 +1,124 @@
+"""Rules about how a shipment moves: faster than a truck can, or heavier or lighter than it
+should be."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import pairwise
+
+from schemas import Evidence, Registry, Rule
+from streams.config import DetectionConfig
+from streams.rules.base import Finding, evidence_of, health_factor, localities_of, place
+from streams.state import Scan, ShipmentState
+
+
+def impossible_pairs(
+    state: ShipmentState, config: DetectionConfig, registry: Registry
+) -> Iterator[tuple[Scan, Scan, float, float]]:
+    """Consecutive active scans (before, after, road km, hours) that no truck could make."""
+    cfg = config.impossible_travel
+    for before, after in pairwise(state.active_scans):
+        km = registry.road_distance_km(before.checkpoint_id, after.checkpoint_id)
+        if km < cfg.min_distance_km:
+            continue
+        hours = (after.occurred_at - before.occurred_at).total_seconds() / 3600
+        # rounded: times have microseconds, and a thousandth of a km/h means nothing
+        if hours > 0 and round(km / hours, 3) <= cfg.max_speed_kmh:
+            continue
+        yield before, after, km, hours
+
+
+def implausible_scan_ids(
+    state: ShipmentState, config: DetectionConfig, registry: Registry
+) -> set[str]:
+    """Scans in an impossible transition: not all of them can be the declared vehicle, so
+    route rules leave them to impossible_travel."""
+    return {s.event_id for pair in impossible_pairs(state, config, registry) for s in pair[:2]}
+
+
+def impossible_travel(
+    state: ShipmentState, config: DetectionConfig, registry: Registry
+) -> Finding | None:
+    """Consecutive scans closer in time than the road distance allows at a plausible top
+    speed; at two distant places at (nearly) the same time: cloned documents."""
+    cfg = config.impossible_travel
+    evidence: list[Evidence] = []
+    cloned = False
+    for before, after, km, hours in impossible_pairs(state, config, registry):
+        speed = "at the same time" if hours <= 0 else f"{km / hours:.0f} km/h"
+        if km >= cfg.cloned_documents_km and hours * 60 <= cfg.simultaneous_minutes:
+            cloned = True
+        if not evidence or evidence[-1].event_id != before.event_id:
+            evidence.append(evidence_of(before, f"then {after.checkpoint_id}"))
+        evidence.append(evidence_of(after, f"{km:.0f} km from {before.checkpoint_id}, {speed}", km))
+    if not evidence:
+        return None
+    factors = {"impossible_speed": cfg.base, **health_factor(state.declaration, config)}
+    if cloned:
+        factors["cloned_documents"] = cfg.cloned_documents_bonus
+    (a_vi, a_en), (b_vi, b_en) = (place(registry, ev.checkpoint_id) for ev in evidence[:2])
+    return Finding(
+        rule=Rule.IMPOSSIBLE_TRAVEL,
+        evidence=evidence,
+        severity_factors=factors,
+        localities=localities_of(registry, state.declaration, evidence),
+        explanation_vi=(
+            f"Lô hàng {state.shipment_id} được ghi nhận tại {a_vi} và {b_vi} cách nhau "
+            f"{evidence[1].distance_km} km trong thời gian quá ngắn"
+            + (" (nghi giấy tờ bị nhân bản)." if cloned else ".")
+        ),
+        explanation_en=(
+            f"Shipment {state.shipment_id} was seen at {a_en} and {b_en}, "
+            f"{evidence[1].distance_km} km apart, too close in time"
+            + (" (suspected cloned documents)." if cloned else ".")
+        ),
+    )
+
+
+def weight_change(
+    state: ShipmentState, config: DetectionConfig, registry: Registry
+) -> Finding | None:
+    """A weighing beyond tolerance of the declared weight or of the previous weighing."""
+    decl, cfg = state.declaration, config.weight_change
+    weighed = [s for s in state.active_scans if s.weight_kg is not None]
+    if decl is None or not weighed:
+        return None
+    evidence: list[Evidence] = []
+    largest = 0.0
+    previous: float | None = None
+    for scan in weighed:
+        assert scan.weight_kg is not None
+        # rounded: float division must not turn exactly 5 % into 5.0000001 %
+        vs_declared = round(scan.weight_kg / decl.weight_kg - 1, 6)
+        vs_previous = 0.0 if previous is None else round(scan.weight_kg / previous - 1, 6)
+        previous = scan.weight_kg
+        if max(abs(vs_declared), abs(vs_previous)) <= cfg.tolerance:
+            continue
+        largest = max(largest, abs(vs_declared), abs(vs_previous))
+        evidence.append(
+            evidence_of(
+                scan,
+                f"{scan.weight_kg:.0f} kg: {vs_declared:+.1%} vs declared "
+                f"{decl.weight_kg:.0f} kg, {vs_previous:+.1%} vs previous weighing",
+            )
+        )
+    if not evidence:
+        return None
+    factors = {"weight_change": cfg.base, **health_factor(decl, config)}
+    if largest > cfg.large_change:
+        factors["large_change"] = cfg.large_change_bonus
+    where_vi, where_en = place(registry, evidence[0].checkpoint_id)
+    return Finding(
+        rule=Rule.WEIGHT_CHANGE,
+        evidence=evidence,
+        severity_factors=factors,
+        localities=localities_of(registry, decl, evidence),
+        explanation_vi=(
+            f"Khối lượng lô hàng {state.shipment_id} tại {where_vi} lệch {largest:.0%} so với "
+            f"khai báo hoặc lần cân trước (dung sai {cfg.tolerance:.0%})."
+        ),
+        explanation_en=(
+            f"Shipment {state.shipment_id} weighed at {where_en} differs by {largest:.0%} "
+            f"from its declaration or previous weighing (tolerance {cfg.tolerance:.0%})."
+        ),
+    )
