@@ -7,7 +7,7 @@ import base64
 import json
 
 from producers.publisher import KafkaEventPublisher
-from schemas import Alert
+from schemas import Alert, event_to_json
 from streams.readers import TopicTail
 from streams.topics import ALERTS, CHECKPOINT_EVENTS, CHECKPOINT_EVENTS_DLQ
 from tests.factories import declaration, scan, unique
@@ -25,6 +25,10 @@ def test_invalid_messages_are_dead_lettered_and_processing_goes_on(settings, wor
     ).encode()
     decl = declaration(shipment_id=key.decode())
     off = scan(decl.shipment_id, "NB-GIANKHAU")
+    # poisoned: valid JSON and complete, with impossible values
+    good = json.loads(event_to_json(scan(decl.shipment_id, "LS-HUUNGHI")))
+    negative_weight = json.dumps({**good, "observed_weight_kg": -3180}).encode()
+    nowhere = json.dumps({**good, "event_id": unique("EV"), "checkpoint_id": "XX-NOWHERE"}).encode()
 
     with (
         TopicTail(settings.bootstrap_servers, CHECKPOINT_EVENTS_DLQ) as dlq,
@@ -33,13 +37,20 @@ def test_invalid_messages_are_dead_lettered_and_processing_goes_on(settings, wor
         with KafkaEventPublisher(settings.bootstrap_servers) as publisher:
             publisher.publish_raw(key, not_json)
             publisher.publish_raw(key, missing)
+            publisher.publish_raw(key, negative_weight)
+            publisher.publish_raw(key, nowhere)
             publisher.publish_all([decl, off])
-        dead = dlq.collect(lambda rs: len([r for r in rs if r.key == key]) >= 2, timeout_s=60)
+        dead = dlq.collect(lambda rs: len([r for r in rs if r.key == key]) >= 4, timeout_s=60)
         raised = alerts.collect(lambda rs: any(r.key == key for r in rs), timeout_s=60)
 
     records = [json.loads(r.value) for r in dead if r.key == key]
-    assert len(records) == 2, worker.log_tail()
-    broken, incomplete = records
+    assert len(records) == 4, worker.log_tail()
+    broken, incomplete, negative, unknown = records
+    assert negative["problems"] == [
+        {"field": "observed_weight_kg", "error": "Input should be greater than 0"}
+    ]
+    assert unknown["problems"][0]["field"] == "checkpoint_id"
+    assert "XX-NOWHERE" in unknown["reason"]
     assert broken["reason"].startswith("not JSON")
     assert base64.b64decode(broken["payload_base64"]) == not_json
     assert broken["source"]["topic"] == CHECKPOINT_EVENTS
