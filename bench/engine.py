@@ -1,9 +1,10 @@
-"""Detection engine throughput on one core: events per second through `streams.process`.
+"""Detection throughput on one core: events per second through the detection handler (the
+engine with per-partition watermarks and wake-ups, as the Faust agent runs it).
 
     .venv/bin/python bench/engine.py [--shipments 20000] [--runs 3]
 
-Events are simulated and parsed first (not timed); the timed loop is what the Faust agent
-and the embedded runner do per event: look up the shipment's state, process, store it.
+Events are simulated, parsed and assigned partitions first (not timed); the timed loop is
+what the Faust agent does per event: handler.handle (state lookup, engine, store, wake-ups).
 Run it pinned to one core for the one-core figure: taskset -c 0 .venv/bin/python ...
 """
 
@@ -15,7 +16,9 @@ import time
 
 from producers.simulation import SimulationConfig, Simulator
 from schemas import load_registry, parse_event
-from streams import ShipmentState, load_detection_config, process
+from streams import load_detection_config
+from streams.handler import DetectionHandler, DictStore, ListSink
+from streams.topics import partition_for
 
 
 def main() -> None:
@@ -23,21 +26,19 @@ def main() -> None:
     parser.add_argument("--shipments", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    events = [
-        parse_event(e.line)
-        for e in Simulator(SimulationConfig(shipments=args.shipments, seed=5)).events()
-    ]
+    simulated = Simulator(SimulationConfig(shipments=args.shipments, seed=5)).events()
+    parsed = [parse_event(e.line) for e in simulated]
+    events = [(ev, partition_for(ev.shipment_id)) for ev in parsed]
     config, registry = load_detection_config(), load_registry()
     rates = []
     for run in range(args.runs):
-        states: dict[str, ShipmentState] = {}
-        alerts = 0
+        sink = ListSink()
+        handler = DetectionHandler(DictStore(), sink, config, registry, partition_for)
         started = time.perf_counter()
-        for event in events:
-            outcome = process(states.get(event.shipment_id), event, config, registry)
-            states[event.shipment_id] = outcome.state
-            alerts += len(outcome.alerts)
+        for event, partition in events:
+            handler.handle(event, partition)
         seconds = time.perf_counter() - started
+        alerts = len(sink.alerts)
         rates.append(len(events) / seconds)
         print(
             f"  run {run + 1}: {len(events):,} events, {alerts} alerts in {seconds:.2f} s "

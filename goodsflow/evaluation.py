@@ -4,7 +4,8 @@ Scoring is per shipment and rule: a shipment labelled with a rule and holding an
 of that rule at the end is a true positive; an open alert of a rule on a shipment not
 labelled with it is a false positive. Legitimate shipments are those with no label at all
 (seized shipments are neither). Detection delay is the simulated time from the planted act
-to the event that first raised the alert.
+to the moment the alert was first raised: its partition's stream time (latest event time)
+then, as the same run through Kafka would see it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from datetime import datetime
 
 from producers.simulation import SCENARIO_RULES, SimulationConfig, Simulator
 from schemas import Alert, AlertStatus, load_registry, parse_event
-from streams import DetectionConfig, ShipmentState, process
+from streams import DetectionConfig
+from streams.handler import DetectionHandler, DictStore, ListSink
 from streams.rules import RULES
+from streams.topics import partition_for
 
 
 @dataclass
@@ -73,24 +76,27 @@ class Evaluation:
 
 def evaluate(sim_config: SimulationConfig, detection: DetectionConfig) -> Evaluation:
     """Simulate, run every event through the engine in event-time order, score."""
-    registry = load_registry()
     sim = Simulator(sim_config)
-    states: dict[str, ShipmentState] = {}
+    store, sink = DictStore(), ListSink()
+    handler = DetectionHandler(store, sink, detection, load_registry(), partition_for)
     final: dict[tuple[str, str], Alert] = {}
     first_open: dict[tuple[str, str], datetime] = {}
     started = time.perf_counter()
     count = 0
     for simulated in sim.events():
         event = parse_event(simulated.line)
-        outcome = process(states.get(event.shipment_id), event, detection, registry)
-        states[event.shipment_id] = outcome.state
-        for alert in outcome.alerts:
+        # the same partitions as through Kafka, so the watermarks are the same
+        partition = partition_for(event.shipment_id)
+        handler.handle(event, partition)
+        now = handler.stream_time(partition)  # when, in event time, the alert was raised
+        for alert in sink.drain():
             key = (alert.shipment_id, alert.rule.value)
             final[key] = alert
-            if alert.status == AlertStatus.OPEN:
-                first_open.setdefault(key, alert.raised_at)
+            if alert.status == AlertStatus.OPEN and now is not None:
+                first_open.setdefault(key, now)
         count += 1
     seconds = time.perf_counter() - started
+    states = store.states
 
     labels: dict[str, set[str]] = {}
     acts: dict[tuple[str, str], datetime] = {}

@@ -27,6 +27,7 @@ class Rule(StrEnum):
     IMPOSSIBLE_TRAVEL = "impossible_travel"
     WEIGHT_CHANGE = "weight_change"
     CIRCULAR_ROUTING = "circular_routing"
+    UNEXPLAINED_STOP = "unexplained_stop"
 
 
 class AlertStatus(StrEnum):
@@ -53,6 +54,9 @@ class Evidence(BaseModel):
     occurred_at: AwareDatetime
     detail: str = ""
     distance_km: float | None = None
+    late: bool = Field(
+        default=False, description="arrived after the watermark had passed it (beyond lateness)"
+    )
 
 
 class Alert(BaseModel):

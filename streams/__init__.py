@@ -5,7 +5,7 @@ the agents in ``streams.agents``.
 """
 
 from streams.config import DetectionConfig, load_detection_config
-from streams.engine import Outcome, process
+from streams.engine import Outcome, advance, process
 from streams.rules import Finding
 from streams.state import ShipmentState
 
@@ -14,6 +14,7 @@ __all__ = [
     "Finding",
     "Outcome",
     "ShipmentState",
+    "advance",
     "load_detection_config",
     "process",
 ]

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import ValidationError
 
 from graph.exceptions import GraphUnavailable
 from graph.writer import Neo4jGraphWriter
@@ -23,8 +26,9 @@ from streams.app import (
 )
 from streams.config import DetectionConfig
 from streams.deadletters import dead_letter_record
-from streams.engine import process
+from streams.handler import DetectionHandler, ListSink
 from streams.state import ShipmentState
+from streams.topics import partition_for
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,53 @@ def deps() -> Dependencies:
     return _deps
 
 
+class FaustTableStore:
+    """The detection state store on the Faust table (changelog-backed).
+
+    State that no longer reads (written by an incompatible older version) is logged and
+    started afresh for that shipment, never allowed to crash the agent: the events
+    themselves stay in Kafka and in the graph.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    @staticmethod
+    def _read(shipment_id: str, stored: Any) -> ShipmentState | None:
+        try:
+            return ShipmentState.model_validate(stored)
+        except ValidationError as exc:
+            log.warning("detection state of %s unreadable, starting afresh: %s", shipment_id, exc)
+            return None
+
+    def get(self, shipment_id: str) -> ShipmentState | None:
+        stored = self.table.get(shipment_id)
+        return None if stored is None else self._read(shipment_id, stored)
+
+    def set(self, shipment_id: str, state: ShipmentState) -> None:
+        self.table[shipment_id] = state.model_dump(mode="json")
+
+    def items(self) -> Iterable[tuple[str, ShipmentState]]:
+        for key, value in self.table.items():
+            state = self._read(key, value)
+            if state is not None:
+                yield key, state
+
+
+_handler: DetectionHandler | None = None
+_sink = ListSink()
+
+
+def handler() -> DetectionHandler:
+    global _handler
+    if _handler is None:
+        d = deps()
+        _handler = DetectionHandler(
+            FaustTableStore(shipment_state), _sink, d.detection, d.registry, partition_for
+        )
+    return _handler
+
+
 async def _dead_letter(event: Any, exc: InvalidEventError) -> None:
     msg = event.message
     await dead_letter_topic.send(
@@ -72,18 +123,15 @@ async def _dead_letter(event: Any, exc: InvalidEventError) -> None:
 @app.agent(checkpoint_events_topic)
 async def detect_suspicious_routes(stream: Any) -> None:
     """Run every valid event through the engine; send alerts; dead-letter the invalid."""
-    d = deps()
+    detect = handler()
     async for event in stream.events():
         try:
             ev = parse_event(event.value)
         except InvalidEventError as exc:
             await _dead_letter(event, exc)
             continue
-        stored = shipment_state.get(ev.shipment_id)
-        state = None if stored is None else ShipmentState.model_validate(stored)
-        outcome = process(state, ev, d.detection, d.registry)
-        shipment_state[ev.shipment_id] = outcome.state.model_dump(mode="json")
-        for alert in outcome.alerts:
+        detect.handle(ev, event.message.partition)
+        for alert in _sink.drain():
             await alerts_topic.send(
                 key=alert.shipment_id.encode(), value=alert.model_dump_json().encode()
             )

@@ -60,6 +60,17 @@ class CircularRoutingConfig(_Section):
     base: int = Field(ge=0, le=100)
 
 
+class EventTimeConfig(_Section):
+    allowed_lateness_minutes: float = Field(ge=0)
+
+
+class UnexplainedStopConfig(_Section):
+    min_speed_kmh: float = Field(gt=0)
+    slack_hours: float = Field(ge=0)
+    clearance_hours: float = Field(ge=0)
+    base: int = Field(ge=0, le=100)
+
+
 class DetectionConfig(_Section):
     """All rule thresholds (see streams/detection.toml for what each one means)."""
 
@@ -69,6 +80,8 @@ class DetectionConfig(_Section):
     impossible_travel: ImpossibleTravelConfig
     weight_change: WeightChangeConfig
     circular_routing: CircularRoutingConfig
+    event_time: EventTimeConfig
+    unexplained_stop: UnexplainedStopConfig
 
 
 def _read(text: str, where: str) -> DetectionConfig:

@@ -14,6 +14,7 @@ re-scored on the evidence left, or withdrawn when none is left.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from schemas import Alert, AlertStatus, Event, Registry, Rule, alert_id_for
 from streams.config import DetectionConfig
@@ -30,7 +31,11 @@ class Outcome:
 
 
 def process(
-    state: ShipmentState | None, event: Event, config: DetectionConfig, registry: Registry
+    state: ShipmentState | None,
+    event: Event,
+    config: DetectionConfig,
+    registry: Registry,
+    watermark: datetime | None = None,
 ) -> Outcome:
     """Apply one event to a shipment's state; return the new state and any alerts.
 
@@ -43,13 +48,36 @@ def process(
         event: a validated event of that shipment.
         config: rule thresholds.
         registry: checkpoints and localities, for distances and names.
+        watermark: the partition's watermark (its latest event time minus the allowed
+            lateness) including this event; an event older than it is recorded as late.
     """
     if state is None:
         state = ShipmentState(shipment_id=event.shipment_id)
     if state.has_seen(event.event_id):
         return Outcome(state)
     state = state.with_event(event)
+    if watermark is not None:
+        update: dict[str, object] = {"watermark": _later(state.watermark, watermark)}
+        if event.occurred_at < watermark:
+            update["late_event_ids"] = [*state.late_event_ids, event.event_id]
+        state = state.model_copy(update=update)
+    return _judge(state, config, registry)
 
+
+def advance(
+    state: ShipmentState, watermark: datetime, config: DetectionConfig, registry: Registry
+) -> Outcome:
+    """Judge a shipment again because its partition's watermark moved on (no new event)."""
+    if state.watermark is not None and watermark <= state.watermark:
+        return Outcome(state)
+    return _judge(state.model_copy(update={"watermark": watermark}), config, registry)
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a
+
+
+def _judge(state: ShipmentState, config: DetectionConfig, registry: Registry) -> Outcome:
     alerts: list[Alert] = []
     emitted = dict(state.emitted)
     for rule, evaluate in RULES.items():
@@ -61,7 +89,7 @@ def process(
             evidence_ids = sorted(ev.event_id for ev in finding.evidence)
             if last is not None and not last.withdrawn and last.evidence_ids == evidence_ids:
                 continue
-            alerts.append(_alert(alert_id, revision, state.shipment_id, finding))
+            alerts.append(_alert(alert_id, revision, state, finding))
             emitted[alert_id] = EmittedAlert(
                 revision=revision, evidence_ids=evidence_ids, localities=finding.localities
             )
@@ -71,16 +99,21 @@ def process(
     return Outcome(state.model_copy(update={"emitted": emitted}), alerts)
 
 
-def _alert(alert_id: str, revision: int, shipment_id: str, finding: Finding) -> Alert:
+def _alert(alert_id: str, revision: int, state: ShipmentState, finding: Finding) -> Alert:
+    late = set(state.late_event_ids)
+    evidence = [
+        ev.model_copy(update={"late": True}) if ev.event_id in late else ev
+        for ev in finding.evidence
+    ]
     return Alert(
         alert_id=alert_id,
         revision=revision,
         rule=finding.rule,
         severity=finding.severity,
         severity_factors=finding.severity_factors,
-        shipment_id=shipment_id,
+        shipment_id=state.shipment_id,
         localities=finding.localities,
-        evidence=finding.evidence,
+        evidence=evidence,
         explanation_vi=finding.explanation_vi,
         explanation_en=finding.explanation_en,
         raised_at=max(ev.occurred_at for ev in finding.evidence),

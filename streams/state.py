@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from schemas import CheckpointScanned, Event, EventCorrected, ShipmentDeclared
+from schemas import (
+    CheckpointScanned,
+    Event,
+    EventCorrected,
+    InspectionOutcome,
+    InspectionRecorded,
+    SeizureRecorded,
+    ShipmentDeclared,
+)
 
 
 class Declaration(BaseModel):
@@ -16,12 +24,14 @@ class Declaration(BaseModel):
 
     event_id: str
     occurred_at: AwareDatetime
-    checkpoint_id: str  # where it was filed
     route: list[str]
     origin_country: str
     categories: list[str]
     destination_locality: str
-    weight_kg: float
+    # Fields added after the first release have defaults, so state stored by an older
+    # version still reads (the Faust table keeps it across upgrades).
+    checkpoint_id: str = ""  # where it was filed
+    weight_kg: float = 0.0  # declared total; 0 when unknown
 
 
 class Scan(BaseModel):
@@ -48,7 +58,7 @@ class EmittedAlert(BaseModel):
 
     revision: int
     evidence_ids: list[str]
-    localities: list[str]
+    localities: list[str] = Field(default_factory=list)
     withdrawn: bool = False
 
 
@@ -56,14 +66,28 @@ def _by_time(item: Declaration | Scan | Correction) -> tuple[AwareDatetime, str]
     return (item.occurred_at, item.event_id)
 
 
-class ShipmentState(BaseModel):
-    """Everything the engine knows about one shipment."""
+STATE_VERSION = 1
 
+
+class ShipmentState(BaseModel):
+    """Everything the engine knows about one shipment.
+
+    Stored as JSON in the Faust table: a field added later must have a default, so that
+    state written by an older version still reads; ``state_version`` is for migrations
+    that cannot be expressed that way.
+    """
+
+    state_version: int = STATE_VERSION
     shipment_id: str
     declarations: list[Declaration] = Field(default_factory=list)  # by event time
     scans: list[Scan] = Field(default_factory=list)  # by event time, then event id
     corrections: list[Correction] = Field(default_factory=list)  # by event time
     other_event_ids: list[str] = Field(default_factory=list)  # events no rule reads yet
+    # Event time: the partition's watermark when this shipment was last judged, events that
+    # arrived after it had passed them (late), and when the goods were held (a seizure).
+    watermark: AwareDatetime | None = None
+    late_event_ids: list[str] = Field(default_factory=list)
+    held_at: AwareDatetime | None = None
     emitted: dict[str, EmittedAlert] = Field(default_factory=dict)  # by alert id
 
     def has_seen(self, event_id: str) -> bool:
@@ -132,4 +156,10 @@ class ShipmentState(BaseModel):
             )
             corrections = sorted([*self.corrections, correction], key=_by_time)
             return self.model_copy(update={"corrections": corrections})
-        return self.model_copy(update={"other_event_ids": [*self.other_event_ids, event.event_id]})
+        update: dict[str, object] = {"other_event_ids": [*self.other_event_ids, event.event_id]}
+        held = isinstance(event, SeizureRecorded) or (
+            isinstance(event, InspectionRecorded) and event.outcome == InspectionOutcome.SEIZED
+        )
+        if held and (self.held_at is None or event.occurred_at < self.held_at):
+            update["held_at"] = event.occurred_at
+        return self.model_copy(update=update)

@@ -41,6 +41,15 @@ TOPICS = (
 )
 
 
+def partition_for(shipment_id: str, partitions: int = PARTITIONS) -> int:
+    """The partition Kafka's default partitioner gives this shipment's events: murmur2 of
+    the key, as the Java client and kafka-python compute it. Lets in-process runs see the
+    same partitions (and so the same watermarks) as the real stack."""
+    from kafka.partitioner.default import murmur2
+
+    return int(murmur2(shipment_id.encode("utf-8")) & 0x7FFFFFFF) % partitions
+
+
 class TopicError(GoodsflowError):
     """A topic could not be created, or exists with the wrong partition count."""
 

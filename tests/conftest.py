@@ -7,20 +7,39 @@ is not reachable they fail with that message; they never skip.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from goodsflow.settings import Settings, load_settings
+from schemas import VIETNAM_TZ
 from stack.launcher import port_answers
+from tests import factories
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+_WINDOWS = itertools.count()
+_FIRST_WINDOW = datetime(2027, 1, 1, tzinfo=VIETNAM_TZ)
+
+
+@pytest.fixture(autouse=True)
+def event_time_window(monkeypatch) -> datetime:
+    """Each test's events happen in a window of event time of their own, later than every
+    earlier test's: the worker's watermarks (per partition, latest event time minus the
+    allowed lateness) only move forward, so no test's events look late to it because of
+    another test, and a test's shipments are not judged by another test's clock."""
+    start = _FIRST_WINDOW + timedelta(days=10 * next(_WINDOWS))
+    monkeypatch.setattr(factories, "T0", start)
+    return start
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from streams.config import DetectionConfig
 from streams.rules.base import Finding, RuleFn
 from streams.rules.movement import impossible_travel, weight_change
 from streams.rules.routes import circular_routing, entry_without_border_passage, route_deviation
+from streams.rules.timing import open_leg_deadline, unexplained_stop
 
 RULES: dict[Rule, RuleFn] = {
     Rule.ROUTE_DEVIATION: route_deviation,
@@ -14,6 +15,7 @@ RULES: dict[Rule, RuleFn] = {
     Rule.IMPOSSIBLE_TRAVEL: impossible_travel,
     Rule.WEIGHT_CHANGE: weight_change,
     Rule.CIRCULAR_ROUTING: circular_routing,
+    Rule.UNEXPLAINED_STOP: unexplained_stop,
 }
 
-__all__ = ["RULES", "DetectionConfig", "Finding", "RuleFn"]
+__all__ = ["RULES", "DetectionConfig", "Finding", "RuleFn", "open_leg_deadline"]

@@ -36,13 +36,16 @@ def health_factor(decl: Declaration | None, config: DetectionConfig) -> dict[str
     return {}
 
 
-def evidence_of(scan: Scan, detail: str = "", distance_km: float | None = None) -> Evidence:
+def evidence_of(
+    scan: Scan, detail: str = "", distance_km: float | None = None, *, late: bool = False
+) -> Evidence:
     return Evidence(
         event_id=scan.event_id,
         checkpoint_id=scan.checkpoint_id,
         occurred_at=scan.occurred_at,
         detail=detail,
         distance_km=None if distance_km is None else round(distance_km, 1),
+        late=late,
     )
 
 

@@ -31,9 +31,16 @@ def impossible_pairs(
 def implausible_scan_ids(
     state: ShipmentState, config: DetectionConfig, registry: Registry
 ) -> set[str]:
-    """Scans in an impossible transition: not all of them can be the declared vehicle, so
-    route rules leave them to impossible_travel."""
-    return {s.event_id for pair in impossible_pairs(state, config, registry) for s in pair[:2]}
+    """Scans that cannot be the declared vehicle: in an impossible transition and off the
+    declared route (the clone of a cloned document; without a declaration, both scans).
+    Route and timing rules leave them to impossible_travel."""
+    route = set(state.declaration.route) if state.declaration else set()
+    return {
+        scan.event_id
+        for pair in impossible_pairs(state, config, registry)
+        for scan in pair[:2]
+        if scan.checkpoint_id not in route
+    }
 
 
 def impossible_travel(
@@ -81,7 +88,7 @@ def weight_change(
     """A weighing beyond tolerance of the declared weight or of the previous weighing."""
     decl, cfg = state.declaration, config.weight_change
     weighed = [s for s in state.active_scans if s.weight_kg is not None]
-    if decl is None or not weighed:
+    if decl is None or not weighed or decl.weight_kg <= 0:
         return None
     evidence: list[Evidence] = []
     largest = 0.0

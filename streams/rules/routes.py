@@ -64,7 +64,8 @@ def entry_without_border_passage(
     decl = state.declaration
     if decl is None or decl.origin_country == "VN":
         return None
-    if registry.checkpoint(decl.checkpoint_id).kind.is_entry_point:
+    filed_at = registry.checkpoints.get(decl.checkpoint_id)
+    if filed_at is not None and filed_at.kind.is_entry_point:
         return None  # declared at the border: that is the passage
     for scan in state.active_scans:
         if registry.checkpoint(scan.checkpoint_id).kind.is_entry_point:

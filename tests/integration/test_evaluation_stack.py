@@ -9,10 +9,11 @@ import uuid
 from producers.simulation import ALL_SCENARIOS, SCENARIO_RULES, SimulationConfig, Simulator
 from producers.simulation.output import to_kafka
 from schemas import Alert, load_registry, parse_event
-from streams import load_detection_config, process
+from streams import load_detection_config
+from streams.handler import DetectionHandler, DictStore, ListSink
 from streams.readers import TopicTail
 from streams.rules import RULES
-from streams.topics import ALERTS, CHECKPOINT_EVENTS
+from streams.topics import ALERTS, CHECKPOINT_EVENTS, partition_for
 
 Key = tuple[str, str]
 
@@ -27,7 +28,7 @@ def _summary(alert: Alert) -> tuple:
     )
 
 
-def test_stack_and_in_process_give_the_same_alerts(settings, worker):
+def test_stack_and_in_process_give_the_same_alerts(settings, worker, event_time_window):
     implemented = {rule.value for rule in RULES}
     config = SimulationConfig(
         shipments=250,
@@ -36,19 +37,21 @@ def test_stack_and_in_process_give_the_same_alerts(settings, worker):
         scenario_share=0.3,
         scenarios=tuple(s for s in ALL_SCENARIOS if SCENARIO_RULES[s] in implemented),
         id_prefix=f"EVAL{uuid.uuid4().hex[:6]}-",
+        start=event_time_window,
     )
     events = list(Simulator(config).events())
     ours = {e.shipment_id for e in events}
 
-    # in-process: the same engine, the same order per shipment
-    detection, registry = load_detection_config(), load_registry()
-    states: dict = {}
+    # in-process: the same handler, the same partitions, so the same watermarks
+    sink = ListSink()
+    handler = DetectionHandler(
+        DictStore(), sink, load_detection_config(), load_registry(), partition_for
+    )
     expected: dict[Key, tuple] = {}
     for simulated in events:
         ev = parse_event(simulated.line)
-        outcome = process(states.get(ev.shipment_id), ev, detection, registry)
-        states[ev.shipment_id] = outcome.state
-        for alert in outcome.alerts:
+        handler.handle(ev, partition_for(ev.shipment_id))
+        for alert in sink.drain():
             expected[(alert.shipment_id, alert.rule.value)] = _summary(alert)
     assert len({rule for _, rule in expected}) >= 4, "the mix should exercise most rules"
 

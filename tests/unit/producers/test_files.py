@@ -1,4 +1,5 @@
 import json
+from datetime import datetime
 
 from producers.files import read_events
 from schemas import CheckpointScanned, ShipmentDeclared, event_to_json
@@ -62,5 +63,7 @@ def test_csv_scan_needs_no_json(tmp_path):
         encoding="utf-8",
     )
     (line,) = read_events(path)
-    assert line.event == scan("SHP-1", "LS-HUUNGHI", 0, event_id="E1", direction="inbound",
-                              observed_plate=None)  # fmt: skip
+    expected = scan("SHP-1", "LS-HUUNGHI", 0, event_id="E1", direction="inbound",
+                    observed_plate=None,
+                    occurred_at=datetime.fromisoformat("2026-11-25T08:00:00+07:00"))  # fmt: skip
+    assert line.event == expected

@@ -1,0 +1,142 @@
+"""One detection handler for both runtimes (the Faust agent and in-process runs).
+
+It keeps each partition's stream time (its latest event time; the watermark is that minus
+the allowed lateness), runs events through the engine, and wakes shipments whose open leg
+reaches its deadline as the watermark passes it, so unexplained stops are found from event
+time alone. Where state lives and where alerts go are the runtime's: a store with get/set
+and a sink with emit.
+
+Example:
+    >>> handler = DetectionHandler(DictStore(), ListSink(), config, registry, partition_for)
+    >>> handler.handle(event, partition=3)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from schemas import Alert, Event, Registry
+from streams.config import DetectionConfig
+from streams.engine import Outcome, advance, process
+from streams.rules import open_leg_deadline
+from streams.state import ShipmentState
+
+
+class StateStore(Protocol):
+    def get(self, shipment_id: str) -> ShipmentState | None: ...
+
+    def set(self, shipment_id: str, state: ShipmentState) -> None: ...
+
+    def items(self) -> Iterable[tuple[str, ShipmentState]]: ...
+
+
+class AlertSink(Protocol):
+    def emit(self, alert: Alert) -> None: ...
+
+
+class DictStore:
+    """In-process state store."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, ShipmentState] = {}
+
+    def get(self, shipment_id: str) -> ShipmentState | None:
+        return self.states.get(shipment_id)
+
+    def set(self, shipment_id: str, state: ShipmentState) -> None:
+        self.states[shipment_id] = state
+
+    def items(self) -> Iterable[tuple[str, ShipmentState]]:
+        return self.states.items()
+
+
+class ListSink:
+    """In-process alert sink."""
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+
+    def emit(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+
+    def drain(self) -> list[Alert]:
+        alerts, self.alerts = self.alerts, []
+        return alerts
+
+
+class DetectionHandler:
+    def __init__(
+        self,
+        store: StateStore,
+        sink: AlertSink,
+        config: DetectionConfig,
+        registry: Registry,
+        partition_of: Callable[[str], int],
+    ) -> None:
+        self.store, self.sink = store, sink
+        self.config, self.registry = config, registry
+        self.partition_of = partition_of
+        self.lateness = timedelta(minutes=config.event_time.allowed_lateness_minutes)
+        self._stream_time: dict[int, datetime] = {}
+        self._wakeups: dict[int, list[tuple[datetime, str]]] = {}
+        self._deadline: dict[str, datetime] = {}  # the one that counts, per shipment
+
+    def stream_time(self, partition: int) -> datetime | None:
+        """The latest event time seen in ``partition``: "now", in event time."""
+        return self._stream_time.get(partition)
+
+    def watermark(self, partition: int) -> datetime | None:
+        t = self._stream_time.get(partition)
+        return None if t is None else t - self.lateness
+
+    def handle(self, event: Event, partition: int) -> None:
+        """Process one event of ``partition`` (events of a shipment always share one)."""
+        current = self._stream_time.get(partition)
+        if current is None:
+            self._restore(partition)
+        if current is None or event.occurred_at > current:
+            self._stream_time[partition] = event.occurred_at
+        watermark = self.watermark(partition)
+        outcome = process(
+            self.store.get(event.shipment_id), event, self.config, self.registry, watermark
+        )
+        self._keep(outcome)
+        self._schedule(partition, outcome.state)
+        if watermark is not None:
+            self._wake(partition, watermark)
+
+    def _restore(self, partition: int) -> None:
+        """The first event of a partition (after a start or a restart): schedule the open
+        legs of the shipments already stored for it (the table recovered them). Until a
+        partition's first event its stream time is unknown, which is why it happens here."""
+        for shipment_id, state in self.store.items():
+            if self.partition_of(shipment_id) == partition:
+                self._schedule(partition, state)
+
+    def _keep(self, outcome: Outcome) -> None:
+        self.store.set(outcome.state.shipment_id, outcome.state)
+        for alert in outcome.alerts:
+            self.sink.emit(alert)
+
+    def _schedule(self, partition: int, state: ShipmentState) -> None:
+        deadline = open_leg_deadline(state, self.config, self.registry)
+        sid = state.shipment_id
+        if deadline is None:
+            self._deadline.pop(sid, None)
+        elif self._deadline.get(sid) != deadline:
+            self._deadline[sid] = deadline
+            heapq.heappush(self._wakeups.setdefault(partition, []), (deadline, sid))
+
+    def _wake(self, partition: int, watermark: datetime) -> None:
+        queue = self._wakeups.get(partition, [])
+        while queue and queue[0][0] < watermark:
+            deadline, shipment_id = heapq.heappop(queue)
+            if self._deadline.get(shipment_id) != deadline:
+                continue  # superseded: the shipment moved on since
+            del self._deadline[shipment_id]
+            state = self.store.get(shipment_id)
+            if state is not None:
+                self._keep(advance(state, watermark, self.config, self.registry))

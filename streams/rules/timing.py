@@ -1,0 +1,131 @@
+"""The rule about time: a shipment that stops for longer than its leg should take.
+
+A gap between two scans is judged from the scans; the open leg after the last scan is
+judged against the partition's watermark (event time), so a replay gives the same alerts.
+The leg's budget: road km along the declared route (or direct, off it) at a slow average
+speed, plus slack, plus border clearance after a gate, port or airport.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from schemas import Evidence, Registry, Rule
+from streams.config import DetectionConfig
+from streams.rules.base import Finding, evidence_of, health_factor, localities_of, place
+from streams.rules.movement import implausible_scan_ids
+from streams.state import Declaration, Scan, ShipmentState
+
+
+@dataclass(frozen=True)
+class Leg:
+    start: Scan
+    target: str  # checkpoint expected next
+    budget: timedelta
+    end: datetime | None  # time of the next scan; None for the open leg
+
+
+def _km_along(registry: Registry, route: list[str], i: int, j: int) -> float:
+    return sum(registry.road_distance_km(route[k], route[k + 1]) for k in range(i, j))
+
+
+def _index_after(route: list[str], checkpoint: str, after: int) -> int:
+    """Position of ``checkpoint`` in ``route`` after ``after`` (-1: not there, or ``after`` is
+    off the route)."""
+    if after < 0 or checkpoint not in route[after + 1 :]:
+        return -1
+    return route.index(checkpoint, after + 1)
+
+
+def legs(state: ShipmentState, config: DetectionConfig, registry: Registry) -> list[Leg]:
+    """The shipment's legs so far, the open one last (when it has not arrived or been held)."""
+    decl = state.declaration
+    if decl is None:
+        return []
+    implausible = implausible_scan_ids(state, config, registry)
+    scans = [s for s in state.active_scans if s.event_id not in implausible]
+    cfg, route = config.unexplained_stop, decl.route
+    result: list[Leg] = []
+    pos = -1  # index in the declared route of the latest scan on it
+    for i, scan in enumerate(scans):
+        here = -1
+        if scan.checkpoint_id in route[pos + 1 :]:
+            here = route.index(scan.checkpoint_id, pos + 1)
+        nxt = scans[i + 1] if i + 1 < len(scans) else None
+        if nxt is not None:
+            there = _index_after(route, nxt.checkpoint_id, here)
+            km = (
+                _km_along(registry, route, here, there)
+                if here >= 0 and there > here
+                else registry.road_distance_km(scan.checkpoint_id, nxt.checkpoint_id)
+            )
+            target, end = nxt.checkpoint_id, nxt.occurred_at
+        else:
+            if here == len(route) - 1 or (here < 0 and pos == len(route) - 1):
+                break  # arrived at the destination
+            target = route[max(here, pos) + 1]
+            km = registry.road_distance_km(scan.checkpoint_id, target)
+            end = None
+        hours = km / cfg.min_speed_kmh + cfg.slack_hours
+        if registry.checkpoint(scan.checkpoint_id).kind.is_entry_point:
+            hours += cfg.clearance_hours
+        result.append(Leg(scan, target, timedelta(hours=hours), end))
+        pos = max(pos, here)
+    open_leg = result[-1] if result and result[-1].end is None else None
+    if open_leg is not None and state.held_at and state.held_at >= open_leg.start.occurred_at:
+        result.pop()  # the goods are held: the stop is explained
+    return result
+
+
+def open_leg_deadline(
+    state: ShipmentState, config: DetectionConfig, registry: Registry
+) -> datetime | None:
+    """When the open leg becomes an unexplained stop (None: arrived, held, or unknown)."""
+    all_legs = legs(state, config, registry)
+    if not all_legs or all_legs[-1].end is not None:
+        return None
+    return all_legs[-1].start.occurred_at + all_legs[-1].budget
+
+
+def unexplained_stop(
+    state: ShipmentState, config: DetectionConfig, registry: Registry
+) -> Finding | None:
+    """No scan for longer than the leg's budget, by the scans or by the watermark."""
+    evidence: list[Evidence] = []
+    decl: Declaration | None = state.declaration
+    for leg in legs(state, config, registry):
+        end = leg.end or state.watermark
+        if end is None:
+            continue
+        gap = end - leg.start.occurred_at
+        if gap <= leg.budget:
+            continue
+        since = "until the next scan" if leg.end is not None else "so far"
+        evidence.append(
+            evidence_of(
+                leg.start,
+                f"no scan for {gap.total_seconds() / 3600:.1f} h {since}; the leg to "
+                f"{leg.target} should take at most {leg.budget.total_seconds() / 3600:.1f} h",
+            )
+        )
+    if not evidence:
+        return None
+    where_vi, where_en = place(registry, evidence[0].checkpoint_id)
+    return Finding(
+        rule=Rule.UNEXPLAINED_STOP,
+        evidence=evidence,
+        severity_factors={
+            "unexplained_stop": config.unexplained_stop.base,
+            **health_factor(decl, config),
+        },
+        localities=localities_of(registry, decl, evidence),
+        explanation_vi=(
+            f"Lô hàng {state.shipment_id} dừng lâu bất thường sau {where_vi}: không có lần "
+            f"quét nào trong thời gian dự kiến của chặng."
+        ),
+        explanation_en=(
+            f"Shipment {state.shipment_id} stopped unexpectedly after {where_en}: no scan "
+            f"within the time the leg should take."
+        ),
+    )
