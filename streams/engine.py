@@ -18,16 +18,23 @@ from datetime import datetime
 
 from schemas import Alert, AlertStatus, Event, Registry, Rule, alert_id_for
 from streams.config import DetectionConfig
-from streams.rules import RULES, Finding
+from streams.rules import RULES, Finding, View, open_leg_deadline
 from streams.state import EmittedAlert, ShipmentState
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """The new state of a shipment and the alerts (new, updated or withdrawn) to send."""
+    """The new state of a shipment and the alerts (new, updated or withdrawn) to send.
+
+    ``judged`` is False when nothing was evaluated (a repeated event, a watermark that did
+    not move); otherwise ``deadline`` is when the open leg becomes an unexplained stop
+    (None: arrived, held, or nothing to wait for).
+    """
 
     state: ShipmentState
     alerts: list[Alert] = field(default_factory=list)
+    judged: bool = False
+    deadline: datetime | None = None
 
 
 def process(
@@ -78,12 +85,13 @@ def _later(a: datetime | None, b: datetime) -> datetime:
 
 
 def _judge(state: ShipmentState, config: DetectionConfig, registry: Registry) -> Outcome:
+    view = View(state, config, registry)  # what several rules derive, computed once
     alerts: list[Alert] = []
     emitted = dict(state.emitted)
     for rule, evaluate in RULES.items():
         alert_id = alert_id_for(state.shipment_id, rule)
         last = emitted.get(alert_id)
-        finding = evaluate(state, config, registry)
+        finding = evaluate(view)
         revision = 1 if last is None else last.revision + 1
         if finding is not None:
             evidence_ids = sorted(ev.event_id for ev in finding.evidence)
@@ -96,7 +104,12 @@ def _judge(state: ShipmentState, config: DetectionConfig, registry: Registry) ->
         elif last is not None and not last.withdrawn:
             alerts.append(_withdrawal(alert_id, revision, rule, state, last))
             emitted[alert_id] = last.model_copy(update={"revision": revision, "withdrawn": True})
-    return Outcome(state.model_copy(update={"emitted": emitted}), alerts)
+    return Outcome(
+        state.model_copy(update={"emitted": emitted}),
+        alerts,
+        judged=True,
+        deadline=open_leg_deadline(view),
+    )
 
 
 def _alert(alert_id: str, revision: int, state: ShipmentState, finding: Finding) -> Alert:

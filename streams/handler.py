@@ -21,7 +21,7 @@ from typing import Protocol
 from schemas import Alert, Event, Registry
 from streams.config import DetectionConfig
 from streams.engine import Outcome, advance, process
-from streams.rules import open_leg_deadline
+from streams.rules import View, open_leg_deadline
 from streams.state import ShipmentState
 
 
@@ -104,7 +104,8 @@ class DetectionHandler:
             self.store.get(event.shipment_id), event, self.config, self.registry, watermark
         )
         self._keep(outcome)
-        self._schedule(partition, outcome.state)
+        if outcome.judged:
+            self._schedule(partition, outcome.state.shipment_id, outcome.deadline)
         if watermark is not None:
             self._wake(partition, watermark)
 
@@ -114,16 +115,15 @@ class DetectionHandler:
         partition's first event its stream time is unknown, which is why it happens here."""
         for shipment_id, state in self.store.items():
             if self.partition_of(shipment_id) == partition:
-                self._schedule(partition, state)
+                view = View(state, self.config, self.registry)
+                self._schedule(partition, shipment_id, open_leg_deadline(view))
 
     def _keep(self, outcome: Outcome) -> None:
         self.store.set(outcome.state.shipment_id, outcome.state)
         for alert in outcome.alerts:
             self.sink.emit(alert)
 
-    def _schedule(self, partition: int, state: ShipmentState) -> None:
-        deadline = open_leg_deadline(state, self.config, self.registry)
-        sid = state.shipment_id
+    def _schedule(self, partition: int, sid: str, deadline: datetime | None) -> None:
         if deadline is None:
             self._deadline.pop(sid, None)
         elif self._deadline.get(sid) != deadline:
@@ -139,4 +139,7 @@ class DetectionHandler:
             del self._deadline[shipment_id]
             state = self.store.get(shipment_id)
             if state is not None:
-                self._keep(advance(state, watermark, self.config, self.registry))
+                outcome = advance(state, watermark, self.config, self.registry)
+                self._keep(outcome)
+                if outcome.judged:
+                    self._schedule(partition, shipment_id, outcome.deadline)

@@ -4,7 +4,7 @@ Thresholds: streams/detection.toml."""
 
 from schemas import Rule
 from streams.config import DetectionConfig
-from streams.rules.base import Finding, RuleFn
+from streams.rules.base import Finding, RuleFn, View
 from streams.rules.movement import impossible_travel, weight_change
 from streams.rules.routes import circular_routing, entry_without_border_passage, route_deviation
 from streams.rules.timing import open_leg_deadline, unexplained_stop
@@ -18,4 +18,4 @@ RULES: dict[Rule, RuleFn] = {
     Rule.UNEXPLAINED_STOP: unexplained_stop,
 }
 
-__all__ = ["RULES", "DetectionConfig", "Finding", "RuleFn", "open_leg_deadline"]
+__all__ = ["RULES", "DetectionConfig", "Finding", "RuleFn", "View", "open_leg_deadline"]

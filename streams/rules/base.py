@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from schemas import Evidence, GoodsCategory, Registry, Rule
 from streams.config import DetectionConfig
@@ -26,7 +27,27 @@ class Finding:
         return max(0, min(100, sum(self.severity_factors.values())))
 
 
-RuleFn = Callable[[ShipmentState, DetectionConfig, Registry], Finding | None]
+T = TypeVar("T")
+
+
+@dataclass
+class View:
+    """One judgement of one shipment: its state and what several rules derive from it
+    (computed once per judgement, through :meth:`memo`)."""
+
+    state: ShipmentState
+    config: DetectionConfig
+    registry: Registry
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        value: T = self._memo[key]
+        return value
+
+
+RuleFn = Callable[[View], Finding | None]
 
 
 def health_factor(decl: Declaration | None, config: DetectionConfig) -> dict[str, int]:

@@ -6,16 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import pairwise
 
-from schemas import Evidence, Registry, Rule
-from streams.config import DetectionConfig
-from streams.rules.base import Finding, evidence_of, health_factor, localities_of, place
-from streams.state import Scan, ShipmentState
+from schemas import Evidence, Rule
+from streams.rules.base import Finding, View, evidence_of, health_factor, localities_of, place
+from streams.state import Scan
 
 
-def impossible_pairs(
-    state: ShipmentState, config: DetectionConfig, registry: Registry
-) -> Iterator[tuple[Scan, Scan, float, float]]:
+def impossible_pairs(view: View) -> list[tuple[Scan, Scan, float, float]]:
     """Consecutive active scans (before, after, road km, hours) that no truck could make."""
+    return view.memo("impossible_pairs", lambda: list(_impossible_pairs(view)))
+
+
+def _impossible_pairs(view: View) -> Iterator[tuple[Scan, Scan, float, float]]:
+    state, config, registry = view.state, view.config, view.registry
     cfg = config.impossible_travel
     for before, after in pairwise(state.active_scans):
         km = registry.road_distance_km(before.checkpoint_id, after.checkpoint_id)
@@ -28,30 +30,31 @@ def impossible_pairs(
         yield before, after, km, hours
 
 
-def implausible_scan_ids(
-    state: ShipmentState, config: DetectionConfig, registry: Registry
-) -> set[str]:
+def implausible_scan_ids(view: View) -> set[str]:
     """Scans that cannot be the declared vehicle: in an impossible transition and off the
     declared route (the clone of a cloned document; without a declaration, both scans).
     Route and timing rules leave them to impossible_travel."""
+    state = view.state
     route = set(state.declaration.route) if state.declaration else set()
-    return {
-        scan.event_id
-        for pair in impossible_pairs(state, config, registry)
-        for scan in pair[:2]
-        if scan.checkpoint_id not in route
-    }
+    return view.memo(
+        "implausible",
+        lambda: {
+            scan.event_id
+            for pair in impossible_pairs(view)
+            for scan in pair[:2]
+            if scan.checkpoint_id not in route
+        },
+    )
 
 
-def impossible_travel(
-    state: ShipmentState, config: DetectionConfig, registry: Registry
-) -> Finding | None:
+def impossible_travel(view: View) -> Finding | None:
     """Consecutive scans closer in time than the road distance allows at a plausible top
     speed; at two distant places at (nearly) the same time: cloned documents."""
+    state, config, registry = view.state, view.config, view.registry
     cfg = config.impossible_travel
     evidence: list[Evidence] = []
     cloned = False
-    for before, after, km, hours in impossible_pairs(state, config, registry):
+    for before, after, km, hours in impossible_pairs(view):
         speed = "at the same time" if hours <= 0 else f"{km / hours:.0f} km/h"
         if km >= cfg.cloned_documents_km and hours * 60 <= cfg.simultaneous_minutes:
             cloned = True
@@ -82,10 +85,9 @@ def impossible_travel(
     )
 
 
-def weight_change(
-    state: ShipmentState, config: DetectionConfig, registry: Registry
-) -> Finding | None:
+def weight_change(view: View) -> Finding | None:
     """A weighing beyond tolerance of the declared weight or of the previous weighing."""
+    state, config, registry = view.state, view.config, view.registry
     decl, cfg = state.declaration, config.weight_change
     weighed = [s for s in state.active_scans if s.weight_kg is not None]
     if decl is None or not weighed or decl.weight_kg <= 0:

@@ -3,22 +3,19 @@ passing a border, or around in a loop."""
 
 from __future__ import annotations
 
-from schemas import CheckpointKind, Evidence, Registry, Rule
-from streams.config import DetectionConfig
-from streams.rules.base import Finding, evidence_of, health_factor, localities_of, place
+from schemas import CheckpointKind, Evidence, Rule
+from streams.rules.base import Finding, View, evidence_of, health_factor, localities_of, place
 from streams.rules.movement import implausible_scan_ids
-from streams.state import ShipmentState
 
 
-def route_deviation(
-    state: ShipmentState, config: DetectionConfig, registry: Registry
-) -> Finding | None:
+def route_deviation(view: View) -> Finding | None:
     """Scans at checkpoints outside the declared route (beyond the corridor tolerance)."""
+    state, config, registry = view.state, view.config, view.registry
     decl, cfg = state.declaration, config.route_deviation
     if decl is None:
         return None
     evidence: list[Evidence] = []
-    implausible = implausible_scan_ids(state, config, registry)
+    implausible = implausible_scan_ids(view)
     for scan in state.active_scans:
         if scan.checkpoint_id in decl.route or scan.event_id in implausible:
             continue
@@ -57,10 +54,9 @@ def route_deviation(
     )
 
 
-def entry_without_border_passage(
-    state: ShipmentState, config: DetectionConfig, registry: Registry
-) -> Finding | None:
+def entry_without_border_passage(view: View) -> Finding | None:
     """Foreign goods seen inland before any border gate, port or airport passage."""
+    state, config, registry = view.state, view.config, view.registry
     decl = state.declaration
     if decl is None or decl.origin_country == "VN":
         return None
@@ -92,12 +88,11 @@ def entry_without_border_passage(
     return None
 
 
-def circular_routing(
-    state: ShipmentState, config: DetectionConfig, registry: Registry
-) -> Finding | None:
+def circular_routing(view: View) -> Finding | None:
     """Out through a border gate and in again (re-import), or back into the province of
     entry for two scans after two elsewhere (a single scan away or back is a detour)."""
-    implausible = implausible_scan_ids(state, config, registry)
+    state, config, registry = view.state, view.config, view.registry
+    implausible = implausible_scan_ids(view)
     scans = [s for s in state.active_scans if s.event_id not in implausible]
     if not scans:
         return None

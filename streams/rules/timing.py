@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from schemas import Evidence, Registry, Rule
-from streams.config import DetectionConfig
-from streams.rules.base import Finding, evidence_of, health_factor, localities_of, place
+from streams.rules.base import Finding, View, evidence_of, health_factor, localities_of, place
 from streams.rules.movement import implausible_scan_ids
-from streams.state import Declaration, Scan, ShipmentState
+from streams.state import Declaration, Scan
 
 
 @dataclass(frozen=True)
@@ -38,12 +37,17 @@ def _index_after(route: list[str], checkpoint: str, after: int) -> int:
     return route.index(checkpoint, after + 1)
 
 
-def legs(state: ShipmentState, config: DetectionConfig, registry: Registry) -> list[Leg]:
+def legs(view: View) -> list[Leg]:
     """The shipment's legs so far, the open one last (when it has not arrived or been held)."""
+    return view.memo("legs", lambda: _legs(view))
+
+
+def _legs(view: View) -> list[Leg]:
+    state, config, registry = view.state, view.config, view.registry
     decl = state.declaration
     if decl is None:
         return []
-    implausible = implausible_scan_ids(state, config, registry)
+    implausible = implausible_scan_ids(view)
     scans = [s for s in state.active_scans if s.event_id not in implausible]
     cfg, route = config.unexplained_stop, decl.route
     result: list[Leg] = []
@@ -78,23 +82,20 @@ def legs(state: ShipmentState, config: DetectionConfig, registry: Registry) -> l
     return result
 
 
-def open_leg_deadline(
-    state: ShipmentState, config: DetectionConfig, registry: Registry
-) -> datetime | None:
+def open_leg_deadline(view: View) -> datetime | None:
     """When the open leg becomes an unexplained stop (None: arrived, held, or unknown)."""
-    all_legs = legs(state, config, registry)
+    all_legs = legs(view)
     if not all_legs or all_legs[-1].end is not None:
         return None
     return all_legs[-1].start.occurred_at + all_legs[-1].budget
 
 
-def unexplained_stop(
-    state: ShipmentState, config: DetectionConfig, registry: Registry
-) -> Finding | None:
+def unexplained_stop(view: View) -> Finding | None:
     """No scan for longer than the leg's budget, by the scans or by the watermark."""
+    state, config, registry = view.state, view.config, view.registry
     evidence: list[Evidence] = []
     decl: Declaration | None = state.declaration
-    for leg in legs(state, config, registry):
+    for leg in legs(view):
         end = leg.end or state.watermark
         if end is None:
             continue

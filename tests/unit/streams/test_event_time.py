@@ -13,7 +13,7 @@ from producers.simulation import SimulationConfig, Simulator
 from schemas import AlertStatus, Rule, load_registry, parse_event
 from streams import load_detection_config
 from streams.handler import DetectionHandler, DictStore, ListSink
-from streams.rules.timing import open_leg_deadline
+from streams.rules import View, open_leg_deadline
 from streams.topics import partition_for
 from tests.factories import ROUTE, declaration, scan
 
@@ -45,7 +45,7 @@ def test_a_gap_longer_than_the_leg_budget_is_an_unexplained_stop():
     for ev in events[:2]:
         h.handle(ev, 0)
     state = h.store.get(decl.shipment_id)
-    deadline = open_leg_deadline(state, CONFIG, REG)
+    deadline = open_leg_deadline(View(state, CONFIG, REG))
     # budget after a border gate: road km at 30 km/h + 3 h slack + 6 h clearance
     km = REG.road_distance_km(ROUTE[0], ROUTE[1])
     assert deadline - events[1].occurred_at == timedelta(hours=km / 30 + 3 + 6)
@@ -67,7 +67,7 @@ def test_the_watermark_alone_reveals_a_stop_without_new_events_of_that_shipment(
     h = handler()
     for ev in events[:2]:
         h.handle(ev, 0)
-    deadline = open_leg_deadline(h.store.get(decl.shipment_id), CONFIG, REG)
+    deadline = open_leg_deadline(View(h.store.get(decl.shipment_id), CONFIG, REG))
     other = declaration()  # other traffic of the same partition moves event time on
     h.handle(
         other.model_copy(update={"occurred_at": deadline + LATENESS - timedelta(minutes=1)}), 0
