@@ -301,9 +301,18 @@ class LocalStack:
         classpath = f"{self.lib('neo4j')}/*"
         if not self._neo4j_initialised():
             env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(conf_dir)}
-            cmd = [self.java(), *NEO4J_JVM_FLAGS[:3], "-cp", classpath,
-                   "org.neo4j.cli.AdminTool", "dbms", "set-initial-password",
-                   "--require-password-change=false", password]  # fmt: skip
+            cmd = [
+                self.java(),
+                *NEO4J_JVM_FLAGS[:3],
+                "-cp",
+                classpath,
+                "org.neo4j.cli.AdminTool",
+                "dbms",
+                "set-initial-password",
+                "--require-password-change=false",
+                "--",
+                password,
+            ]  # fmt: skip  ("--": a password may start with "-")
             result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=home)
             if result.returncode != 0:
                 raise StackError(f"setting the Neo4j password failed: {result.stderr[-2000:]}")

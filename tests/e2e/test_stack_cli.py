@@ -12,7 +12,9 @@ from pathlib import Path
 import neo4j
 import pytest
 
-PASSWORD = "e2e-stack-password"
+# Starts with "-": Neo4j's admin tool must not take it for an option (a generated password
+# can look like that).
+PASSWORD = "-e2e-stack-password"
 
 
 def _free_port() -> int:
