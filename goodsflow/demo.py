@@ -17,16 +17,15 @@ from pathlib import Path
 import click
 
 from goodsflow.bootstrap import neo4j_driver
+from goodsflow.evaluation import InProcessDetection
 from goodsflow.settings import load_settings
 from graph.writer import Neo4jGraphWriter
 from producers.simulation import ALL_SCENARIOS, SCENARIO_RULES, SimulationConfig, Simulator
 from producers.simulation.output import to_kafka
-from schemas import VIETNAM_TZ, Alert, load_registry, parse_event
-from streams import load_detection_config
-from streams.handler import DetectionHandler, DictStore, ListSink
+from schemas import VIETNAM_TZ, Alert, load_registry
 from streams.readers import TopicTail
 from streams.rules import RULES
-from streams.topics import ALERTS, CHECKPOINT_EVENTS, ensure_topics, partition_for
+from streams.topics import ALERTS, CHECKPOINT_EVENTS, ensure_topics
 
 
 def start_worker(log_path: Path) -> subprocess.Popen[bytes]:
@@ -81,7 +80,7 @@ def demo(shipments: int, seed: int, lang: str, timeout_s: float, output: Path) -
     ours = {ev.shipment_id for ev in events}
     # What the engine can know from these events (a stop near the end of the traffic is not
     # overdue yet by event time): the same events in-process, to know when the stack is done.
-    knowable = _in_process_alerts(events)
+    knowable = {(a.shipment_id, a.rule.value) for a, _ in InProcessDetection().run(events)}
     worker = start_worker(output / "worker.log")
     try:
         with TopicTail(settings.bootstrap_servers, ALERTS) as tail:
@@ -122,17 +121,6 @@ def demo(shipments: int, seed: int, lang: str, timeout_s: float, output: Path) -
     )
     click.echo(f"alerts written to {output / 'alerts.jsonl'}; "
                f"demo took {time.monotonic() - started:.1f} s")  # fmt: skip
-
-
-def _in_process_alerts(events: list) -> set[tuple[str, str]]:
-    sink = ListSink()
-    handler = DetectionHandler(
-        DictStore(), sink, load_detection_config(), load_registry(), partition_for
-    )
-    for simulated in events:
-        event = parse_event(simulated.line)
-        handler.handle(event, partition_for(event.shipment_id))
-    return {(a.shipment_id, a.rule.value) for a in sink.alerts}
 
 
 def _wait_for_graph(

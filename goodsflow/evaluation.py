@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from producers.simulation import SCENARIO_RULES, SimulationConfig, Simulator
+from producers.simulation.generator import SimulatedEvent
 from schemas import Alert, AlertStatus, load_registry, parse_event
-from streams import DetectionConfig
+from streams import DetectionConfig, load_detection_config
 from streams.handler import DetectionHandler, DictStore, ListSink
 from streams.rules import RULES
 from streams.topics import partition_for
@@ -74,29 +76,50 @@ class Evaluation:
         return total
 
 
+class InProcessDetection:
+    """Simulated events through the detection handler as the worker runs them: the same
+    engine and the same Kafka partitions (murmur2), so the same watermarks and alerts."""
+
+    def __init__(self, detection: DetectionConfig | None = None) -> None:
+        self.store, self._sink = DictStore(), ListSink()
+        self.handler = DetectionHandler(
+            self.store,
+            self._sink,
+            detection or load_detection_config(),
+            load_registry(),
+            partition_for,
+        )
+        self.events = 0
+
+    def run(self, events: Iterable[SimulatedEvent]) -> Iterator[tuple[Alert, datetime]]:
+        """Each alert raised, with its partition's stream time then (when, in event time,
+        it was raised)."""
+        for simulated in events:
+            event = parse_event(simulated.line)
+            partition = partition_for(event.shipment_id)
+            self.handler.handle(event, partition)
+            self.events += 1
+            now = self.handler.stream_time(partition)
+            assert now is not None  # set by the event just handled
+            for alert in self._sink.drain():
+                yield alert, now
+
+
 def evaluate(sim_config: SimulationConfig, detection: DetectionConfig) -> Evaluation:
     """Simulate, run every event through the engine in event-time order, score."""
     sim = Simulator(sim_config)
-    store, sink = DictStore(), ListSink()
-    handler = DetectionHandler(store, sink, detection, load_registry(), partition_for)
+    detector = InProcessDetection(detection)
     final: dict[tuple[str, str], Alert] = {}
     first_open: dict[tuple[str, str], datetime] = {}
     started = time.perf_counter()
-    count = 0
-    for simulated in sim.events():
-        event = parse_event(simulated.line)
-        # the same partitions as through Kafka, so the watermarks are the same
-        partition = partition_for(event.shipment_id)
-        handler.handle(event, partition)
-        now = handler.stream_time(partition)  # when, in event time, the alert was raised
-        for alert in sink.drain():
-            key = (alert.shipment_id, alert.rule.value)
-            final[key] = alert
-            if alert.status == AlertStatus.OPEN and now is not None:
-                first_open.setdefault(key, now)
-        count += 1
+    for alert, now in detector.run(sim.events()):
+        key = (alert.shipment_id, alert.rule.value)
+        final[key] = alert
+        if alert.status == AlertStatus.OPEN:
+            first_open.setdefault(key, now)
     seconds = time.perf_counter() - started
-    states = store.states
+    count = detector.events
+    states = detector.store.states
 
     labels: dict[str, set[str]] = {}
     acts: dict[tuple[str, str], datetime] = {}

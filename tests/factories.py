@@ -23,6 +23,16 @@ T0 = datetime(2026, 11, 25, 8, 0, tzinfo=VIETNAM_TZ)
 ROUTE = ["LS-HUUNGHI", "LS-CHILANG", "BN-BACGIANG", "BN-TUSON", "HN-DONGXUAN"]
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def unique(prefix: str = "T") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 

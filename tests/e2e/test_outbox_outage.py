@@ -17,27 +17,19 @@ import pytest
 from schemas import event_to_json
 from streams.readers import TopicTail
 from streams.topics import CHECKPOINT_EVENTS
-from tests.factories import declaration, scan
+from tests.factories import declaration, free_port, scan
 
 EVENTS = 1000
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def env(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOODSFLOW_")}
-    kafka_port = _free_port()
+    kafka_port = free_port()
     env.update(
         GOODSFLOW_STACK__DIR=str(tmp_path / "stack"),
         GOODSFLOW_STACK__KAFKA_PORT=str(kafka_port),
-        GOODSFLOW_STACK__KAFKA_CONTROLLER_PORT=str(_free_port()),
+        GOODSFLOW_STACK__KAFKA_CONTROLLER_PORT=str(free_port()),
         GOODSFLOW_STACK__KAFKA_HEAP="384m",
         GOODSFLOW_OUTBOX__PATH=str(tmp_path / "outbox.db"),
         # long enough that the publisher is still trying when it is killed

@@ -12,15 +12,11 @@ from pathlib import Path
 import neo4j
 import pytest
 
+from tests.factories import free_port
+
 # Starts with "-": Neo4j's admin tool must not take it for an option (a generated password
 # can look like that).
 PASSWORD = "-e2e-stack-password"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +24,9 @@ def stack_env(tmp_path_factory) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOODSFLOW_")}
     env.update(
         GOODSFLOW_STACK__DIR=str(tmp_path_factory.mktemp("stack")),
-        GOODSFLOW_STACK__KAFKA_PORT=str(_free_port()),
-        GOODSFLOW_STACK__KAFKA_CONTROLLER_PORT=str(_free_port()),
-        GOODSFLOW_STACK__NEO4J_PORT=str(_free_port()),
+        GOODSFLOW_STACK__KAFKA_PORT=str(free_port()),
+        GOODSFLOW_STACK__KAFKA_CONTROLLER_PORT=str(free_port()),
+        GOODSFLOW_STACK__NEO4J_PORT=str(free_port()),
         GOODSFLOW_STACK__KAFKA_HEAP="384m",
         GOODSFLOW_STACK__NEO4J_HEAP="512m",
         GOODSFLOW_STACK__NEO4J_PAGECACHE="64m",

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import uuid
 
+from goodsflow.evaluation import InProcessDetection
 from producers.simulation import ALL_SCENARIOS, SCENARIO_RULES, SimulationConfig, Simulator
 from producers.simulation.output import to_kafka
-from schemas import Alert, load_registry, parse_event
-from streams import load_detection_config
-from streams.handler import DetectionHandler, DictStore, ListSink
+from schemas import Alert
 from streams.readers import TopicTail
 from streams.rules import RULES
-from streams.topics import ALERTS, CHECKPOINT_EVENTS, partition_for
+from streams.topics import ALERTS, CHECKPOINT_EVENTS
 
 Key = tuple[str, str]
 
@@ -43,16 +42,9 @@ def test_stack_and_in_process_give_the_same_alerts(settings, worker, event_time_
     ours = {e.shipment_id for e in events}
 
     # in-process: the same handler, the same partitions, so the same watermarks
-    sink = ListSink()
-    handler = DetectionHandler(
-        DictStore(), sink, load_detection_config(), load_registry(), partition_for
-    )
     expected: dict[Key, tuple] = {}
-    for simulated in events:
-        ev = parse_event(simulated.line)
-        handler.handle(ev, partition_for(ev.shipment_id))
-        for alert in sink.drain():
-            expected[(alert.shipment_id, alert.rule.value)] = _summary(alert)
+    for alert, _ in InProcessDetection().run(events):
+        expected[(alert.shipment_id, alert.rule.value)] = _summary(alert)
     assert len({rule for _, rule in expected}) >= 4, "the mix should exercise most rules"
 
     def final(records) -> dict[Key, tuple]:
