@@ -18,7 +18,7 @@ from producers.simulation import SimulationConfig, Simulator
 from schemas import load_registry, parse_event
 from streams import load_detection_config
 from streams.handler import DetectionHandler, DictStore, ListSink
-from streams.topics import partition_for
+from streams.topics import PARTITIONS, partition_for
 
 
 def main() -> None:
@@ -33,7 +33,9 @@ def main() -> None:
     rates = []
     for run in range(args.runs):
         sink = ListSink()
-        handler = DetectionHandler(DictStore(), sink, config, registry, partition_for)
+        handler = DetectionHandler(
+            DictStore(), sink, config, registry, partition_for, partitions=PARTITIONS
+        )
         started = time.perf_counter()
         for event, partition in events:
             handler.handle(event, partition)

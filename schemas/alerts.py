@@ -28,6 +28,8 @@ class Rule(StrEnum):
     WEIGHT_CHANGE = "weight_change"
     CIRCULAR_ROUTING = "circular_routing"
     UNEXPLAINED_STOP = "unexplained_stop"
+    LINKED_TO_OFFENDER = "linked_to_offender"
+    HIGH_RISK_CORRIDOR = "high_risk_corridor"
 
 
 class AlertStatus(StrEnum):
@@ -56,6 +58,9 @@ class Evidence(BaseModel):
     distance_km: float | None = None
     late: bool = Field(
         default=False, description="arrived after the watermark had passed it (beyond lateness)"
+    )
+    shipment_id: str | None = Field(
+        default=None, description="set when the fact is another shipment's (a seizure, say)"
     )
 
 

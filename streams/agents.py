@@ -28,7 +28,7 @@ from streams.config import DetectionConfig
 from streams.deadletters import dead_letter_record
 from streams.handler import DetectionHandler, ListSink
 from streams.state import ShipmentState
-from streams.topics import partition_for
+from streams.topics import CHECKPOINT_EVENTS, PARTITIONS, partition_for
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,12 @@ def handler() -> DetectionHandler:
     if _handler is None:
         d = deps()
         _handler = DetectionHandler(
-            FaustTableStore(shipment_state), _sink, d.detection, d.registry, partition_for
+            FaustTableStore(shipment_state),
+            _sink,
+            d.detection,
+            d.registry,
+            partition_for,
+            partitions=PARTITIONS,
         )
     return _handler
 
@@ -118,6 +123,26 @@ async def _dead_letter(event: Any, exc: InvalidEventError) -> None:
         ),
     )
     log.warning("dead-lettered %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, exc.reason)
+
+
+@app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode types it loosely
+async def _warn_when_partitions_are_shared(
+    sender: Any, *args: Any, signal: Any, **kwargs: Any
+) -> None:
+    """The rules about other shipments' facts (links, corridors) need every partition's
+    events in this worker: say so loudly when a second worker took some of them."""
+    assigned = args[0] if args else kwargs.get("assigned", set())
+    mine = {tp.partition for tp in assigned if tp.topic == CHECKPOINT_EVENTS}
+    if mine and len(mine) < PARTITIONS:
+        log.warning(
+            "this worker has %d of %d partitions of %s: linked_to_offender and "
+            "high_risk_corridor see only their shipments' declarations and seizures, and "
+            "wait for partitions they never see; run a single detection worker "
+            "(docs/DETECTION.md)",
+            len(mine),
+            PARTITIONS,
+            CHECKPOINT_EVENTS,
+        )
 
 
 @app.agent(checkpoint_events_topic)

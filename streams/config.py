@@ -71,6 +71,20 @@ class UnexplainedStopConfig(_Section):
     base: int = Field(ge=0, le=100)
 
 
+class LinkedToOffenderConfig(_Section):
+    direct: int = Field(ge=0, le=100)
+    one_hop: int = Field(ge=0, le=100)
+    per_extra_link: int = Field(ge=0, le=100)
+    max_links: int = Field(ge=1)
+
+
+class HighRiskCorridorConfig(_Section):
+    window_days: float = Field(gt=0)
+    base: int = Field(ge=0, le=100)
+    per_extra_seizure: int = Field(ge=0, le=100)
+    max_seizures: int = Field(ge=1)
+
+
 class DetectionConfig(_Section):
     """All rule thresholds (see streams/detection.toml for what each one means)."""
 
@@ -82,6 +96,8 @@ class DetectionConfig(_Section):
     circular_routing: CircularRoutingConfig
     event_time: EventTimeConfig
     unexplained_stop: UnexplainedStopConfig
+    linked_to_offender: LinkedToOffenderConfig
+    high_risk_corridor: HighRiskCorridorConfig
 
 
 def _read(text: str, where: str) -> DetectionConfig:

@@ -13,12 +13,14 @@ re-scored on the evidence left, or withdrawn when none is left.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemas import Alert, AlertStatus, Event, Registry, Rule, alert_id_for
 from streams.config import DetectionConfig
-from streams.rules import RULES, Finding, View, open_leg_deadline
+from streams.context import DetectionContext
+from streams.rules import CONTEXT_RULES, RULES, Finding, View, open_leg_deadline
 from streams.state import EmittedAlert, ShipmentState
 
 
@@ -43,6 +45,7 @@ def process(
     config: DetectionConfig,
     registry: Registry,
     watermark: datetime | None = None,
+    context: DetectionContext | None = None,
 ) -> Outcome:
     """Apply one event to a shipment's state; return the new state and any alerts.
 
@@ -68,27 +71,65 @@ def process(
         if event.occurred_at < watermark:
             update["late_event_ids"] = [*state.late_event_ids, event.event_id]
         state = state.model_copy(update=update)
-    return _judge(state, config, registry)
+    return _judge(state, config, registry, context)
 
 
 def advance(
-    state: ShipmentState, watermark: datetime, config: DetectionConfig, registry: Registry
+    state: ShipmentState,
+    watermark: datetime,
+    config: DetectionConfig,
+    registry: Registry,
+    context: DetectionContext | None = None,
 ) -> Outcome:
     """Judge a shipment again because its partition's watermark moved on (no new event)."""
     if state.watermark is not None and watermark <= state.watermark:
         return Outcome(state)
-    return _judge(state.model_copy(update={"watermark": watermark}), config, registry)
+    state = state.model_copy(update={"watermark": watermark})
+    return _judge(state, config, registry, context)
+
+
+def judge_context(
+    state: ShipmentState, config: DetectionConfig, registry: Registry, context: DetectionContext
+) -> Outcome:
+    """Judge a shipment by the rules that read the context, now settled for its
+    declaration (the others have judged it already and nothing of its own changed)."""
+    return _judge(state, config, registry, context, CONTEXT_RULES)
+
+
+def waits_for_context(state: ShipmentState) -> datetime | None:
+    """The declaration time the context must settle past before the rules that read it
+    judge this shipment; None when they already have (or there is no declaration)."""
+    decl = state.declaration
+    if decl is None or state.context_judged_for == decl.event_id:
+        return None
+    return decl.occurred_at
 
 
 def _later(a: datetime | None, b: datetime) -> datetime:
     return b if a is None or b > a else a
 
 
-def _judge(state: ShipmentState, config: DetectionConfig, registry: Registry) -> Outcome:
-    view = View(state, config, registry)  # what several rules derive, computed once
+def _judge(
+    state: ShipmentState,
+    config: DetectionConfig,
+    registry: Registry,
+    context: DetectionContext | None,
+    rules: Collection[Rule] = RULES.keys(),
+) -> Outcome:
+    view = View(state, config, registry, context)  # what several rules derive, computed once
     alerts: list[Alert] = []
     emitted = dict(state.emitted)
+    # The rules about other shipments' facts judge a declaration once, when the context has
+    # settled for it: every earlier fact that was not late is in by then, and nothing the
+    # shipment itself does later changes their answer.
+    decl = state.declaration
+    settled = decl is None or (context is not None and context.settled(decl.occurred_at))
+    context_due = settled and (decl is None or state.context_judged_for != decl.event_id)
     for rule, evaluate in RULES.items():
+        if rule not in rules:
+            continue
+        if rule in CONTEXT_RULES and not context_due:
+            continue  # not yet (an earlier fact may still be on its way), or done already
         alert_id = alert_id_for(state.shipment_id, rule)
         last = emitted.get(alert_id)
         finding = evaluate(view)
@@ -104,8 +145,11 @@ def _judge(state: ShipmentState, config: DetectionConfig, registry: Registry) ->
         elif last is not None and not last.withdrawn:
             alerts.append(_withdrawal(alert_id, revision, rule, state, last))
             emitted[alert_id] = last.model_copy(update={"revision": revision, "withdrawn": True})
+    update: dict[str, object] = {"emitted": emitted}
+    if decl is not None and settled:
+        update["context_judged_for"] = decl.event_id
     return Outcome(
-        state.model_copy(update={"emitted": emitted}),
+        state.model_copy(update=update),
         alerts,
         judged=True,
         deadline=open_leg_deadline(view),

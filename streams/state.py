@@ -32,6 +32,18 @@ class Declaration(BaseModel):
     # version still reads (the Faust table keeps it across upgrades).
     checkpoint_id: str = ""  # where it was filed
     weight_kg: float = 0.0  # declared total; 0 when unknown
+    # Who and what carries it: (kind, value) pairs, kind "party", "vehicle" or "driver".
+    entities: list[tuple[str, str]] = Field(default_factory=list)
+
+
+class SeizureFact(BaseModel):
+    """What the engine keeps of a seizure.recorded event: who and what it implicates."""
+
+    event_id: str
+    seizure_id: str
+    occurred_at: AwareDatetime
+    checkpoint_id: str
+    implicated: list[tuple[str, str]]  # (kind, value), as in Declaration.entities
 
 
 class Scan(BaseModel):
@@ -88,6 +100,10 @@ class ShipmentState(BaseModel):
     watermark: AwareDatetime | None = None
     late_event_ids: list[str] = Field(default_factory=list)
     held_at: AwareDatetime | None = None
+    seizures: list[SeizureFact] = Field(default_factory=list)
+    # The declaration the rules about other shipments (links, corridors) last judged, once
+    # the global low watermark had passed it; "" while they still wait for it.
+    context_judged_for: str = ""
     emitted: dict[str, EmittedAlert] = Field(default_factory=dict)  # by alert id
 
     def has_seen(self, event_id: str) -> bool:
@@ -132,6 +148,7 @@ class ShipmentState(BaseModel):
                 categories=sorted({line.category.value for line in event.goods}),
                 destination_locality=event.destination_locality,
                 weight_kg=float(event.total_weight_kg),
+                entities=entities_of_declaration(event),
             )
             return self.model_copy(
                 update={"declarations": sorted([*self.declarations, decl], key=_by_time)}
@@ -157,9 +174,42 @@ class ShipmentState(BaseModel):
             corrections = sorted([*self.corrections, correction], key=_by_time)
             return self.model_copy(update={"corrections": corrections})
         update: dict[str, object] = {"other_event_ids": [*self.other_event_ids, event.event_id]}
+        if isinstance(event, SeizureRecorded):
+            update["seizures"] = [*self.seizures, seizure_fact(event)]
         held = isinstance(event, SeizureRecorded) or (
             isinstance(event, InspectionRecorded) and event.outcome == InspectionOutcome.SEIZED
         )
         if held and (self.held_at is None or event.occurred_at < self.held_at):
             update["held_at"] = event.occurred_at
         return self.model_copy(update=update)
+
+
+def entities_of_declaration(event: ShipmentDeclared) -> list[tuple[str, str]]:
+    """The parties, vehicle and driver of a declaration, as (kind, value) pairs."""
+    return _unique(
+        [
+            ("party", event.shipper.party_id),
+            ("party", event.consignee.party_id),
+            ("vehicle", event.vehicle_plate),
+            ("driver", event.driver_id),
+        ]
+    )
+
+
+def seizure_fact(event: SeizureRecorded) -> SeizureFact:
+    implicated = [("party", p.party_id) for p in event.parties_implicated]
+    if event.vehicle_plate:
+        implicated.append(("vehicle", event.vehicle_plate))
+    if event.driver_id:
+        implicated.append(("driver", event.driver_id))
+    return SeizureFact(
+        event_id=event.event_id,
+        seizure_id=event.seizure_id,
+        occurred_at=event.occurred_at,
+        checkpoint_id=event.checkpoint_id,
+        implicated=_unique(implicated),
+    )
+
+
+def _unique(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return list(dict.fromkeys(pairs))

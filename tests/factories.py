@@ -16,6 +16,8 @@ from schemas import (
     GoodsCategory,
     GoodsLine,
     Party,
+    SeizureReason,
+    SeizureRecorded,
     ShipmentDeclared,
 )
 
@@ -43,13 +45,14 @@ def declaration(**overrides: Any) -> ShipmentDeclared:
         "occurred_at": T0,
         "checkpoint_id": ROUTE[0],
         "shipment_id": unique("SHP"),
-        "shipper": Party(party_id="P-0001", name="Công ty TNHH Thương mại Biên Giới"),
+        # parties, vehicle and driver of their own: a seizure in one test links no other
+        "shipper": Party(party_id=unique("P"), name="Công ty TNHH Thương mại Biên Giới"),
         "consignee": Party(
-            party_id="P-0500", name="Hộ kinh doanh Đồng Xuân", tax_code="0101234567"
+            party_id=unique("P"), name="Hộ kinh doanh Đồng Xuân", tax_code="0101234567"
         ),
         "origin_country": "CN",
-        "vehicle_plate": "12C-34567",
-        "driver_id": "D-0042",
+        "vehicle_plate": f"12C-{uuid.uuid4().hex[:10]}",
+        "driver_id": unique("D"),
         "goods": [
             GoodsLine(
                 hs_code="2106",
@@ -94,3 +97,22 @@ def correction(target: Any, minutes: int = 400, **overrides: Any) -> EventCorrec
     }
     fields.update(overrides)
     return EventCorrected(**fields)
+
+
+def seizure(of: ShipmentDeclared, minutes: int = 120, **overrides: Any) -> SeizureRecorded:
+    """A seizure of the shipment ``of`` declared, implicating its parties, vehicle and
+    driver, ``minutes`` after T0 at its first declared checkpoint."""
+    fields: dict[str, Any] = {
+        "event_id": unique("EV"),
+        "occurred_at": T0 + timedelta(minutes=minutes),
+        "checkpoint_id": of.declared_route[0],
+        "shipment_id": of.shipment_id,
+        "seizure_id": unique("BB"),
+        "reason": SeizureReason.COUNTERFEIT,
+        "goods": [{"category": GoodsCategory.MEDICINE, "quantity": 10, "unit": "thùng"}],
+        "parties_implicated": [of.shipper, of.consignee],
+        "vehicle_plate": of.vehicle_plate,
+        "driver_id": of.driver_id,
+    }
+    fields.update(overrides)
+    return SeizureRecorded(**fields)

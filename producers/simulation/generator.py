@@ -47,8 +47,13 @@ class SimulationConfig:
     missed_scan_rate: float = 0.02
     weighbridge_noise: float = 0.005  # relative standard deviation
     id_prefix: str = "SIM"
+    # Prefixes the ids of parties, vehicles (at most 10 characters: plates have 20) and
+    # drivers, so runs sent to one worker do not link to each other's seizures.
+    entity_namespace: str = ""
 
     def __post_init__(self) -> None:
+        if len(self.entity_namespace) > 10:
+            raise ValueError("entity_namespace: at most 10 characters (plates have 20)")
         unknown = sorted(set(self.scenarios) - set(ALL_SCENARIOS))
         if unknown:
             raise ValueError(f"unknown scenarios {unknown}; known: {', '.join(ALL_SCENARIOS)}")
@@ -69,20 +74,61 @@ class TruthRecord:
         return json.dumps(self.__dict__, ensure_ascii=False)
 
 
+Entity = tuple[str, str]  # ("party" | "vehicle" | "driver", identifier), as the engine has
+
+
 @dataclass
-class _Offenders:
-    """Parties, vehicles and drivers implicated in seizures, with when they were seized."""
+class _Links:
+    """Who was implicated in seizures and who travelled with whom, with times in whole
+    seconds (the resolution of the events' timestamps), so the labels below follow the same
+    definitions as the rules (streams/rules/links.py) on the same data."""
 
-    since: dict[tuple[str, str], float] = field(default_factory=dict)
-    order: list[tuple[str, str]] = field(default_factory=list)
+    seized: dict[Entity, int] = field(default_factory=dict)  # the earliest seizure
+    order: list[Entity] = field(default_factory=list)  # in the order first seized
+    together: dict[Entity, dict[Entity, int]] = field(default_factory=dict)  # earliest
 
-    def add(self, kind: str, value: str, at: float) -> None:
-        if (kind, value) not in self.since:
-            self.since[(kind, value)] = at
-            self.order.append((kind, value))
+    def add_seizure(self, entities: list[Entity], at: int) -> None:
+        for entity in entities:
+            if entity not in self.seized:
+                self.seized[entity] = at
+                self.order.append(entity)
+            else:
+                self.seized[entity] = min(self.seized[entity], at)
 
-    def known_before(self, t: float) -> list[tuple[str, str]]:
-        return [key for key in self.order if self.since[key] < t]
+    def add_declaration(self, entities: list[Entity], at: int) -> None:
+        for entity in entities:
+            seen = self.together.setdefault(entity, {})
+            for other in entities:
+                if other != entity:
+                    seen[other] = min(seen.get(other, at), at)
+
+    def known_before(self, t: int) -> list[Entity]:
+        return [key for key in self.order if self.seized[key] < t]
+
+    def link(self, entities: list[Entity], t: int) -> str | None:
+        """How ``entities`` declared at ``t`` are tied to an earlier seizure, if they are:
+        directly, or through one entity seen with them on an earlier declaration."""
+        direct = sorted(e for e in entities if self.seized.get(e, t) < t)
+        if direct:
+            return f"{direct[0][0]} {direct[0][1]}"
+        for entity in entities:
+            for other, seen_at in sorted(self.together.get(entity, {}).items()):
+                if seen_at < t and other not in entities and self.seized.get(other, t) < t:
+                    return f"{entity[0]} {entity[1]} via {other[0]} {other[1]}"
+        return None
+
+
+def _entities(j: Journey) -> list[Entity]:
+    return list(
+        dict.fromkeys(
+            [
+                ("party", j.shipper["party_id"]),
+                ("party", j.consignee["party_id"]),
+                ("vehicle", j.vehicle_plate),
+                ("driver", j.driver_id),
+            ]
+        )
+    )
 
 
 class SimulatedEvent(NamedTuple):
@@ -103,8 +149,8 @@ class Simulator:
         self.rng = random.Random(config.seed)
         self.truth: list[TruthRecord] = []
         self.shipments = 0
-        self._offenders = _Offenders()
-        self._seizures: list[tuple[float, str]] = []  # (time, corridor)
+        self._links = _Links()
+        self._seizures: list[tuple[int, str]] = []  # (time in whole seconds, corridor)
         self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
         self._t0 = config.start.timestamp()
         self._ids = f"{config.id_prefix}{config.seed}"
@@ -128,9 +174,11 @@ class Simulator:
         return sorted({self.net.corridor(cp) for cp in journey.declared_route})
 
     def _hot_corridors(self, t: float) -> list[str]:
-        """Corridors with a seizure in the HOT_CORRIDOR_DAYS before ``t``."""
-        since = t - HOT_CORRIDOR_DAYS * DAY
-        return sorted({c for at, c in self._seizures if since <= at < t})
+        """Corridors with a seizure in the HOT_CORRIDOR_DAYS before ``t`` (whole seconds,
+        as the events carry them)."""
+        now = int(t)
+        since = now - int(HOT_CORRIDOR_DAYS * DAY)
+        return sorted({c for at, c in self._seizures if since <= at < now})
 
     def _plan(self, sid: str, start: float, **choices: Any) -> Journey:
         return plan_journey(
@@ -140,6 +188,7 @@ class Simulator:
             start,
             missed_scan_rate=self.config.missed_scan_rate,
             weighbridge_noise=self.config.weighbridge_noise,
+            namespace=self.config.entity_namespace,
             **choices,
         )
 
@@ -164,19 +213,16 @@ class Simulator:
             return j, None  # labelled, like every such shipment, by _label_high_risk
         if scenario == "linked_to_offender":
             j = self._plan(sid, start)
-            known = self._offenders.known_before(start)
-            if not known:
-                return j, None
-            kind, value = known[rng.randrange(len(known))]
-            if kind == "party":
-                j.shipper = {"party_id": value, "name": f"Đối tác {value}"}
-            elif kind == "vehicle":
-                j.vehicle_plate = value
-            else:
-                j.driver_id = value
-            return j, Label(
-                "linked_to_offender", SCENARIO_RULES["linked_to_offender"], True, f"{kind} {value}"
-            )
+            known = self._links.known_before(int(start))
+            if known:
+                kind, value = known[rng.randrange(len(known))]
+                if kind == "party":
+                    j.shipper = {"party_id": value, "name": f"Đối tác {value}"}
+                elif kind == "vehicle":
+                    j.vehicle_plate = value
+                else:
+                    j.driver_id = value
+            return j, None  # labelled, like every linked shipment, by _label_context
         j = self._plan(sid, start)
         return j, SCENARIOS[scenario](rng, self.net, j)
 
@@ -218,10 +264,8 @@ class Simulator:
              "parties_implicated": [j.shipper, j.consignee],
              "vehicle_plate": j.vehicle_plate, "driver_id": j.driver_id},
         ]  # fmt: skip
-        for kind, value in (("party", j.shipper["party_id"]), ("party", j.consignee["party_id"]),
-                            ("vehicle", j.vehicle_plate), ("driver", j.driver_id)):  # fmt: skip
-            self._offenders.add(kind, value, at)
-        self._seizures.append((at, self.net.corridor(stop.checkpoint_id)))
+        self._links.add_seizure(_entities(j), int(at + 1))  # the seizure event's time
+        self._seizures.append((int(at + 1), self.net.corridor(stop.checkpoint_id)))
         self.truth.append(
             TruthRecord(sid, "seizure", None, [self._event_id(sid, "z")], self._time(at + 1))
         )
@@ -239,15 +283,22 @@ class Simulator:
             TruthRecord(sid, label.scenario, label.rule, ids, self._time(at), label.detail)
         )
 
-    def _label_high_risk(self, j: Journey) -> None:
-        if "high_risk_corridor" not in self.config.scenarios or not j.categories & set(HEALTH):
-            return
-        hot_now = self._hot_corridors(j.declared_at)
-        hot = [c for c in self._corridors(j) if c in hot_now]
-        if hot:
-            self._record(
-                j, Label("high_risk_corridor", SCENARIO_RULES["high_risk_corridor"], True, hot[0])
-            )
+    def _label_context(self, j: Journey) -> None:
+        """Label every shipment (planted, seized or not) the two rules about other
+        shipments' facts are meant to find: those are facts of the data, not of a plan."""
+        scenarios = self.config.scenarios
+        if "linked_to_offender" in scenarios:
+            how = self._links.link(_entities(j), int(j.declared_at))
+            if how is not None:
+                rule = SCENARIO_RULES["linked_to_offender"]
+                self._record(j, Label("linked_to_offender", rule, True, how))
+        if "high_risk_corridor" in scenarios and j.categories & set(HEALTH):
+            hot_now = self._hot_corridors(j.declared_at)
+            hot = [c for c in self._corridors(j) if c in hot_now]
+            if hot:
+                rule = SCENARIO_RULES["high_risk_corridor"]
+                self._record(j, Label("high_risk_corridor", rule, True, hot[0]))
+        self._links.add_declaration(_entities(j), int(j.declared_at))
 
     # -- the run ---------------------------------------------------------------------
     def _out(self, ts: float, event: dict[str, Any]) -> SimulatedEvent:
@@ -268,11 +319,11 @@ class Simulator:
                 ts, _, event = heapq.heappop(pending)
                 yield self._out(ts, event)
             journey, label = self._journey(n, t)
-            seized = label is None and self._maybe_seize(journey)
             if label is not None:
                 self._record(journey, label)
-            elif not seized:
-                self._label_high_risk(journey)
+            else:
+                self._maybe_seize(journey)
+            self._label_context(journey)
             self.shipments += 1
             for ts, event in events(journey, self._time, self._event_id):
                 heapq.heappush(pending, (ts, seq, event))

@@ -67,12 +67,17 @@ class Journey:
         return {g["category"] for g in self.goods}
 
 
-def _party(rng: random.Random, prefix: str, pool: int, foreign: bool) -> dict[str, str]:
+def _party(
+    rng: random.Random, prefix: str, pool: int, foreign: bool, namespace: str
+) -> dict[str, str]:
     n = rng.randrange(pool)
     if foreign:
-        return {"party_id": f"CN-{prefix}{n:05d}", "name": f"Trading Co. {prefix}{n:05d}"}
+        return {
+            "party_id": f"{namespace}CN-{prefix}{n:05d}",
+            "name": f"Trading Co. {prefix}{n:05d}",
+        }
     return {
-        "party_id": f"VN-{prefix}{n:05d}",
+        "party_id": f"{namespace}VN-{prefix}{n:05d}",
         "name": f"Công ty TNHH Thương mại {prefix}{n:05d}",
         "tax_code": f"01{n:08d}",
     }
@@ -90,9 +95,11 @@ def plan_journey(
     destination: str | None = None,
     health_goods: bool | None = None,
     origin: str | None = None,
+    namespace: str = "",
 ) -> Journey:
     """A legitimate journey: enter (or start inland for domestic goods), follow the
-    shortest road route to a market, be scanned along the way."""
+    shortest road route to a market, be scanned along the way. ``namespace`` prefixes the
+    ids of parties, vehicles and drivers (runs sharing a worker then share none)."""
     domestic = entry is None and rng.random() < 0.15
     if entry is None:
         entry = rng.choice(net.inland) if domestic else _pick_entry(rng, net)
@@ -122,10 +129,10 @@ def plan_journey(
             "hs_code": hs, "description": desc, "category": category, "quantity": units,
             "unit": "thùng", "weight_kg": weight, "value_vnd": value,
         }],
-        shipper=_party(rng, "S", 3000, foreign=origin != "VN"),
-        consignee=_party(rng, "C", 5000, foreign=False),
-        vehicle_plate=f"{rng.randint(11, 99)}C-{rng.randint(10000, 99999)}",
-        driver_id=f"DRV-{rng.randrange(8000):05d}",
+        shipper=_party(rng, "S", 3000, foreign=origin != "VN", namespace=namespace),
+        consignee=_party(rng, "C", 5000, foreign=False, namespace=namespace),
+        vehicle_plate=f"{namespace}{rng.randint(11, 99)}C-{rng.randint(10000, 99999)}",
+        driver_id=f"{namespace}DRV-{rng.randrange(8000):05d}",
     )  # fmt: skip
     # Border clearance takes hours; then the truck drives at 35 to 60 km/h with short stops.
     t = start + rng.uniform(600, 3600)

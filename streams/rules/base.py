@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from schemas import Evidence, GoodsCategory, Registry, Rule
 from streams.config import DetectionConfig
+from streams.context import DetectionContext
 from streams.state import Declaration, Scan, ShipmentState
 
 
@@ -38,6 +39,7 @@ class View:
     state: ShipmentState
     config: DetectionConfig
     registry: Registry
+    context: DetectionContext | None = None  # other shipments' facts, when settled
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:

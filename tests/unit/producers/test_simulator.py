@@ -117,24 +117,46 @@ def test_every_planted_act_has_its_scenarios_property(seed):
             _check_act(record, by_shipment[record.shipment_id])
 
 
-def test_linked_shipments_reuse_someone_implicated_in_an_earlier_seizure():
+def test_linked_shipments_are_exactly_those_tied_to_an_earlier_seizure():
+    """Labelled linked_to_offender: a party, vehicle or driver implicated in an earlier
+    seizure, or declared earlier together with one that was; and every such shipment is."""
     sim, _, _, by_shipment = run(5, 3000, seizure_share=0.5, scenarios=("linked_to_offender",))
+    events = sorted((e for evs in by_shipment.values() for e in evs), key=_when)
     implicated: dict[str, datetime] = {}
-    for evs in by_shipment.values():
-        for e in evs:
-            if e["event_type"] == "seizure.recorded":
-                at = datetime.fromisoformat(e["occurred_at"])
-                for value in [p["party_id"] for p in e["parties_implicated"]] + [
-                    e["vehicle_plate"], e["driver_id"]
-                ]:  # fmt: skip
-                    implicated.setdefault(value, at)
-    linked = [r for r in sim.truth if r.scenario == "linked_to_offender"]
-    assert linked
-    for record in linked:
-        decl = by_shipment[record.shipment_id][0]
-        declared = datetime.fromisoformat(decl["occurred_at"])
-        links = [decl["shipper"]["party_id"], decl["vehicle_plate"], decl["driver_id"]]
-        assert any(v in implicated and implicated[v] < declared for v in links), record
+    for e in events:
+        if e["event_type"] == "seizure.recorded":
+            for value in [p["party_id"] for p in e["parties_implicated"]] + [
+                e["vehicle_plate"], e["driver_id"]
+            ]:  # fmt: skip
+                implicated.setdefault(value, _when(e))
+    declarations = [e for e in events if e["event_type"] == "shipment.declared"]
+
+    def entities(decl: dict) -> set[str]:
+        parties = {decl["shipper"]["party_id"], decl["consignee"]["party_id"]}
+        return parties | {decl["vehicle_plate"], decl["driver_id"]}
+
+    def seized_before(value: str, t: datetime) -> bool:
+        return value in implicated and implicated[value] < t
+
+    expected = set()
+    for decl in declarations:
+        t, mine = _when(decl), entities(decl)
+        direct = any(seized_before(v, t) for v in mine)
+        hop = any(
+            seized_before(other, t)
+            for earlier in declarations
+            if _when(earlier) < t and entities(earlier) & mine
+            for other in entities(earlier) - mine
+        )
+        if direct or hop:
+            expected.add(decl["shipment_id"])
+    labelled = {r.shipment_id for r in sim.truth if r.scenario == "linked_to_offender"}
+    assert len(expected) > 10
+    assert labelled == expected
+
+
+def _when(event: dict) -> datetime:
+    return datetime.fromisoformat(event["occurred_at"])
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -1,0 +1,185 @@
+"""Rules that look past the shipment itself: links to earlier seizures, and corridors with
+recent seizures. They read :class:`streams.context.DetectionContext` and only facts earlier
+in event time than the shipment's declaration; the engine runs them once the context is
+settled for that declaration (see ``CONTEXT_RULES``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from schemas import Evidence, GoodsCategory, Rule
+from streams.context import Entity, SeizureRef, Sighting
+from streams.rules.base import Finding, View, health_factor, localities_of
+from streams.state import Declaration
+
+KIND_VI = {"party": "đối tác", "vehicle": "phương tiện", "driver": "lái xe"}
+KIND_EN = {"party": "party", "vehicle": "vehicle", "driver": "driver"}
+
+
+def _declared(decl: Declaration, detail: str) -> Evidence:
+    return Evidence(
+        event_id=decl.event_id,
+        checkpoint_id=decl.checkpoint_id,
+        occurred_at=decl.occurred_at,
+        detail=detail,
+    )
+
+
+def _implicating(ref: SeizureRef, entity: Entity) -> Evidence:
+    return _seized(ref, f"seizure {ref.seizure_id} implicated {_name(entity)}")
+
+
+def _seized(ref: SeizureRef, detail: str) -> Evidence:
+    return Evidence(
+        event_id=ref.event_id,
+        checkpoint_id=ref.checkpoint_id,
+        occurred_at=ref.occurred_at,
+        detail=detail,
+        shipment_id=ref.shipment_id,
+    )
+
+
+def _name(entity: Entity) -> str:
+    return f"{KIND_EN[entity[0]]} {entity[1]}"
+
+
+def _name_vi(entity: Entity) -> str:
+    return f"{KIND_VI[entity[0]]} {entity[1]}"
+
+
+def _extra(count: int, per: int) -> dict[str, int]:
+    return {"more_links": per * min(3, count - 1)} if count > 1 else {}
+
+
+def linked_to_offender(view: View) -> Finding | None:
+    """A party, vehicle or driver implicated in an earlier seizure, or seen on an earlier
+    declaration with one that was."""
+    state, config, ctx = view.state, view.config, view.context
+    decl, cfg = state.declaration, config.linked_to_offender
+    if decl is None or ctx is None or not decl.entities:
+        return None
+    before, sid = decl.occurred_at, state.shipment_id
+    direct: list[tuple[Entity, SeizureRef]] = []
+    for entity in decl.entities:
+        refs = [r for r in ctx.seizures_of(entity, before) if r.shipment_id != sid]
+        if refs:
+            direct.append((entity, refs[0]))
+    if direct:
+        direct.sort(key=lambda link: (link[1], link[0]))
+        shown = direct[: cfg.max_links]
+        evidence = [_declared(decl, "declared with " + ", ".join(_name(e) for e, _ in shown))]
+        for entity, ref in shown:
+            if all(ev.event_id != ref.event_id for ev in evidence):
+                evidence.append(_implicating(ref, entity))
+        entity, ref = shown[0]
+        return Finding(
+            rule=Rule.LINKED_TO_OFFENDER,
+            evidence=evidence,
+            severity_factors={
+                "implicated_in_seizure": cfg.direct,
+                **_extra(len(direct), cfg.per_extra_link),
+                **health_factor(decl, config),
+            },
+            localities=localities_of(view.registry, decl, evidence),
+            explanation_vi=(
+                f"Lô hàng {sid} có {_name_vi(entity)} liên quan đến vụ bắt giữ "
+                f"{ref.seizure_id} (lô {ref.shipment_id}) trước đó."
+            ),
+            explanation_en=(
+                f"Shipment {sid} travels with {_name(entity)}, implicated in the earlier "
+                f"seizure {ref.seizure_id} (shipment {ref.shipment_id})."
+            ),
+        )
+    hops: list[tuple[SeizureRef, Sighting, Entity, Entity]] = []
+    for entity in decl.entities:
+        for other, sighting in ctx.seen_with(entity, before):
+            if sighting.shipment_id == sid or other in decl.entities:
+                continue
+            refs = [r for r in ctx.seizures_of(other, before) if r.shipment_id != sid]
+            if refs:
+                hops.append((refs[0], sighting, entity, other))
+    if not hops:
+        return None
+    hops.sort()
+    shown_hops = hops[: cfg.max_links]
+    evidence = [_declared(decl, "declared with " + ", ".join(_name(h[2]) for h in shown_hops))]
+    for ref, sighting, entity, other in shown_hops:
+        evidence.append(
+            Evidence(
+                event_id=sighting.event_id,
+                checkpoint_id=sighting.checkpoint_id,
+                occurred_at=sighting.occurred_at,
+                detail=f"{_name(entity)} declared together with {_name(other)}",
+                shipment_id=sighting.shipment_id,
+            )
+        )
+        evidence.append(_implicating(ref, other))
+    evidence = list({ev.event_id: ev for ev in evidence}.values())
+    ref, sighting, entity, other = shown_hops[0]
+    return Finding(
+        rule=Rule.LINKED_TO_OFFENDER,
+        evidence=evidence,
+        severity_factors={
+            "linked_through_one_hop": cfg.one_hop,
+            **_extra(len(hops), cfg.per_extra_link),
+            **health_factor(decl, config),
+        },
+        localities=localities_of(view.registry, decl, evidence),
+        explanation_vi=(
+            f"Lô hàng {sid} có {_name_vi(entity)}, từng đi cùng {_name_vi(other)} "
+            f"(lô {sighting.shipment_id}), bị liên quan đến vụ bắt giữ {ref.seizure_id}."
+        ),
+        explanation_en=(
+            f"Shipment {sid} travels with {_name(entity)}, who was declared together with "
+            f"{_name(other)} (shipment {sighting.shipment_id}), implicated in the seizure "
+            f"{ref.seizure_id}."
+        ),
+    )
+
+
+def high_risk_corridor(view: View) -> Finding | None:
+    """Goods that endanger health declared on a corridor with recent seizures."""
+    state, config, registry, ctx = view.state, view.config, view.registry, view.context
+    decl, cfg = state.declaration, config.high_risk_corridor
+    if decl is None or ctx is None:
+        return None
+    if not any(GoodsCategory(c).endangers_health for c in decl.categories):
+        return None
+    before = decl.occurred_at
+    since = before - timedelta(days=cfg.window_days)
+    corridors = sorted({registry.checkpoint(cp).corridor for cp in decl.route})
+    found = sorted(
+        {
+            ref
+            for corridor in corridors
+            for ref in ctx.corridor_seizures(corridor, since, before)
+            if ref.shipment_id != state.shipment_id
+        },
+        reverse=True,  # the most recent first
+    )
+    if not found:
+        return None
+    shown = found[: cfg.max_seizures]
+    hot = sorted({registry.checkpoint(ref.checkpoint_id).corridor for ref in found})
+    evidence = [_declared(decl, "health goods declared on " + ", ".join(hot))]
+    for ref in shown:
+        corridor = registry.checkpoint(ref.checkpoint_id).corridor
+        evidence.append(_seized(ref, f"seizure {ref.seizure_id} on {corridor}"))
+    factors = {"recent_seizure_on_corridor": cfg.base, **health_factor(decl, config)}
+    if len(found) > 1:
+        factors["more_seizures"] = cfg.per_extra_seizure * min(3, len(found) - 1)
+    days = f"{cfg.window_days:g}"
+    return Finding(
+        rule=Rule.HIGH_RISK_CORRIDOR,
+        evidence=evidence,
+        severity_factors=factors,
+        localities=localities_of(registry, decl, evidence),
+        explanation_vi=(
+            f"Lô hàng {state.shipment_id} chở hàng ảnh hưởng sức khỏe trên tuyến "
+            f"{', '.join(hot)}, nơi có {len(found)} vụ bắt giữ trong {days} ngày qua."
+        ),
+        explanation_en=(
+            f"Shipment {state.shipment_id} carries goods that endanger health on "
+            f"{', '.join(hot)}, with {len(found)} seizure(s) in the past {days} days."
+        ),
+    )
