@@ -128,7 +128,10 @@ class ShipmentState(BaseModel):
     @property
     def declaration(self) -> Declaration | None:
         """The latest declaration that was not retracted."""
-        active = [d for d in self.declarations if d.event_id not in self.retracted]
+        if not self.corrections:  # nearly every shipment; rules ask for it many times
+            return self.declarations[-1] if self.declarations else None
+        retracted = self.retracted
+        active = [d for d in self.declarations if d.event_id not in retracted]
         return active[-1] if active else None
 
     @property

@@ -34,17 +34,16 @@ def implausible_scan_ids(view: View) -> set[str]:
     """Scans that cannot be the declared vehicle: in an impossible transition and off the
     declared route (the clone of a cloned document; without a declaration, both scans).
     Route and timing rules leave them to impossible_travel."""
-    state = view.state
-    route = set(state.declaration.route) if state.declaration else set()
-    return view.memo(
-        "implausible",
-        lambda: {
-            scan.event_id
-            for pair in impossible_pairs(view)
-            for scan in pair[:2]
-            if scan.checkpoint_id not in route
-        },
-    )
+    return view.memo("implausible", lambda: _implausible_scan_ids(view))
+
+
+def _implausible_scan_ids(view: View) -> set[str]:
+    pairs = impossible_pairs(view)
+    if not pairs:  # nearly every judgement
+        return set()
+    decl = view.state.declaration
+    route = set(decl.route) if decl else set()
+    return {scan.event_id for pair in pairs for scan in pair[:2] if scan.checkpoint_id not in route}
 
 
 def impossible_travel(view: View) -> Finding | None:
