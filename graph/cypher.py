@@ -17,11 +17,16 @@ SCHEMA_QUERIES = (
     "CREATE CONSTRAINT alert_id IF NOT EXISTS FOR (n:Alert) REQUIRE n.alert_id IS UNIQUE",
     "CREATE CONSTRAINT party_id IF NOT EXISTS FOR (n:Party) REQUIRE n.party_id IS UNIQUE",
     "CREATE CONSTRAINT seizure_id IF NOT EXISTS FOR (n:Seizure) REQUIRE n.seizure_id IS UNIQUE",
+    "CREATE CONSTRAINT vehicle_plate IF NOT EXISTS FOR (n:Vehicle) REQUIRE n.plate IS UNIQUE",
+    "CREATE CONSTRAINT driver_id IF NOT EXISTS FOR (n:Driver) REQUIRE n.driver_id IS UNIQUE",
+    "CREATE CONSTRAINT goods_category IF NOT EXISTS FOR (n:GoodsCategory) REQUIRE n.code IS UNIQUE",
     "CREATE CONSTRAINT correction_event_id IF NOT EXISTS "
     "FOR (n:Correction) REQUIRE n.event_id IS UNIQUE",
     "CREATE INDEX correction_target IF NOT EXISTS FOR (n:Correction) ON (n.corrected_event_id)",
     "CREATE INDEX passed_event_id IF NOT EXISTS FOR ()-[r:PASSED]-() ON (r.event_id)",
     "CREATE INDEX passed_occurred_at IF NOT EXISTS FOR ()-[r:PASSED]-() ON (r.occurred_at)",
+    "CREATE INDEX alert_raised_at IF NOT EXISTS FOR (n:Alert) ON (n.raised_at)",
+    "CREATE INDEX seizure_occurred_at IF NOT EXISTS FOR (n:Seizure) ON (n.occurred_at)",
 )
 
 MERGE_LOCALITIES_QUERY = """
@@ -94,6 +99,29 @@ MATCH (l:Locality {code: row.destination_locality})
 MERGE (s)-[d:DESTINED_FOR {event_id: row.event_id}]->(l)
 """
     + _mark_if_retracted("d", "s, d")
+    + """
+WITH s, row
+MERGE (v:Vehicle {plate: row.vehicle_plate})
+"""
+    + _add_provenance("v")
+    + """
+MERGE (s)-[cb:CARRIED_BY {event_id: row.event_id}]->(v)
+WITH s, row
+MERGE (dr:Driver {driver_id: row.driver_id})
+"""
+    + _add_provenance("dr")
+    + """
+MERGE (s)-[db:DRIVEN_BY {event_id: row.event_id}]->(dr)
+WITH s, row
+CALL (s, row) {
+    UNWIND row.goods AS line
+    MERGE (g:GoodsCategory {code: line.category})
+    MERGE (s)-[c:CONTAINS {event_id: row.event_id, line: line.line}]->(g)
+    SET c.hs_code = line.hs_code, c.description = line.description,
+        c.quantity = line.quantity, c.unit = line.unit, c.weight_kg = line.weight_kg,
+        c.value_vnd = line.value_vnd
+}
+"""
 )
 
 MERGE_PARTIES_QUERY = """
@@ -152,14 +180,24 @@ MERGE (z:Seizure {seizure_id: row.seizure_id})
 SET z.event_id = row.event_id, z.occurred_at = row.occurred_at, z.reason = row.reason,
     z.details = row.details, z.goods = row.goods, z.categories = row.categories,
     z.vehicle_plate = row.vehicle_plate, z.driver_id = row.driver_id
-MERGE (z)-[:SEIZED_FROM]->(s)
-MERGE (z)-[:SEIZED_AT]->(c)
+MERGE (z)-[:SEIZED_FROM {event_id: row.event_id}]->(s)
+MERGE (z)-[:SEIZED_AT {event_id: row.event_id}]->(c)
 WITH z, row
 CALL (z, row) {
     UNWIND row.parties AS party
     MERGE (p:Party {party_id: party.party_id})
     SET p.name = party.name, p.tax_code = coalesce(party.tax_code, p.tax_code)
     MERGE (z)-[:IMPLICATES {event_id: row.event_id}]->(p)
+}
+CALL (z, row) {
+    WITH z, row WHERE row.vehicle_plate IS NOT NULL
+    MERGE (v:Vehicle {plate: row.vehicle_plate})
+    MERGE (z)-[:IMPLICATES {event_id: row.event_id}]->(v)
+}
+CALL (z, row) {
+    WITH z, row WHERE row.driver_id IS NOT NULL
+    MERGE (d:Driver {driver_id: row.driver_id})
+    MERGE (z)-[:IMPLICATES {event_id: row.event_id}]->(d)
 }
 """
     + _mark_if_retracted("z", "z")
@@ -209,11 +247,11 @@ SET a.revision = row.revision, a.rule = row.rule, a.severity = row.severity,
     a.raised_at = row.raised_at, a.explanation_vi = row.explanation_vi,
     a.explanation_en = row.explanation_en, a.evidence_event_ids = row.evidence_event_ids
 MERGE (s:Shipment {shipment_id: row.shipment_id})
-MERGE (a)-[:FLAGS]->(s)
+MERGE (a)-[:FLAGS {alert_id: row.alert_id}]->(s)
 WITH a, row
 UNWIND row.localities AS code
 MATCH (l:Locality {code: code})
-MERGE (a)-[:INVOLVES]->(l)
+MERGE (a)-[:INVOLVES {alert_id: row.alert_id}]->(l)
 """
 
 # Statement order matters: nodes before the relationships that bind them.

@@ -88,6 +88,19 @@ def _declaration(rows: GraphRows, ev: ShipmentDeclared) -> None:
             "driver_id": ev.driver_id,
             "categories": sorted({g.category.value for g in ev.goods}),
             "declared_weight_kg": float(ev.total_weight_kg),
+            "goods": [
+                {
+                    "line": n,
+                    "category": g.category.value,
+                    "hs_code": g.hs_code,
+                    "description": g.description,
+                    "quantity": float(g.quantity),
+                    "unit": g.unit,
+                    "weight_kg": float(g.weight_kg),
+                    "value_vnd": _number(g.value_vnd),
+                }
+                for n, g in enumerate(ev.goods, start=1)
+            ],
         }
     )
     rows.parties += [_party(ev.shipper, ev.event_id), _party(ev.consignee, ev.event_id)]

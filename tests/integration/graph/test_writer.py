@@ -47,8 +47,11 @@ def test_replaying_a_batch_changes_nothing(writer, neo4j_driver):
     assert _counts(neo4j_driver, decl.shipment_id) == once
     rels, event_ids = once
     assert rels == {
+        "CARRIED_BY": 1,
         "CONSIGNED_TO": 1,
+        "CONTAINS": 1,  # one goods line
         "DESTINED_FOR": 1,
+        "DRIVEN_BY": 1,
         "FLAGS": 1,
         "PASSED": 3,
         "PLANNED_STOP": len(ROUTE),
@@ -163,3 +166,48 @@ def test_every_event_type_lands_and_a_correction_marks_without_deleting(
     before = _around(neo4j_driver, [sid, other])
     writer.write(events)
     assert _around(neo4j_driver, [sid, other]) == before
+
+
+PROVENANCE = """
+MATCH (s:Shipment) WHERE s.shipment_id IN $ids
+MATCH (s)-[r]-()
+RETURN type(r) AS type, coalesce(r.event_id, r.alert_id) AS made_by
+"""
+
+
+def test_vehicles_drivers_and_goods_are_nodes_and_every_relationship_has_provenance(
+    writer, neo4j_driver
+):
+    from tests.factories import seizure
+
+    decl = declaration()
+    caught = seizure(decl, minutes=30)
+    writer.write([decl, caught])
+    records, _, _ = neo4j_driver.execute_query(
+        """
+        MATCH (s:Shipment {shipment_id: $id})-[:CARRIED_BY]->(v:Vehicle),
+              (s)-[:DRIVEN_BY]->(d:Driver), (s)-[c:CONTAINS]->(g:GoodsCategory),
+              (z:Seizure)-[:SEIZED_FROM]->(s)
+        OPTIONAL MATCH (z)-[:IMPLICATES]->(n)
+        RETURN v.plate AS plate, d.driver_id AS driver, g.code AS category,
+               c.hs_code AS hs_code, c.weight_kg AS weight, v.event_ids AS vehicle_events,
+               collect(DISTINCT labels(n)[0]) AS implicated
+        """,
+        id=decl.shipment_id,
+    )
+    (facts,) = [r.data() for r in records]
+    facts["implicated"] = sorted(facts["implicated"])
+    line = decl.goods[0]
+    assert facts == {
+        "plate": decl.vehicle_plate,
+        "driver": decl.driver_id,
+        "category": line.category.value,
+        "hs_code": line.hs_code,
+        "weight": float(line.weight_kg),
+        "vehicle_events": [decl.event_id],
+        "implicated": ["Driver", "Party", "Vehicle"],
+    }
+    records, _, _ = neo4j_driver.execute_query(PROVENANCE, ids=[decl.shipment_id])
+    made_by = {r["type"]: r["made_by"] for r in records}
+    assert None not in made_by.values(), made_by
+    assert made_by["SEIZED_FROM"] == caught.event_id
