@@ -1,0 +1,411 @@
+"""The questions investigators ask of the graph, answered from Neo4j.
+
+Each question is one method of :class:`Neo4jQueries`: parameterized Cypher (no value is
+ever pasted into a query), a bound on the rows returned (``limit`` of at most
+:data:`graph.results.MAX_ROWS`, and ``offset`` to page), and a server-side timeout. The
+embedded store (``graph.embedded``) answers the same methods from networkx, with the same
+result models, and a test compares the two on the same traffic.
+
+Conventions shared by both backends:
+
+- time windows are ``[since, until)`` in event time; passages that a correction retracted
+  are shown (marked) by ``trace`` and left out of counts and flows;
+- the entity graph that ``neighbourhood`` and ``connection`` walk is made of shipments,
+  parties, vehicles, drivers and seizures, joined by SHIPPED_BY, CONSIGNED_TO, CARRIED_BY,
+  DRIVEN_BY, SEIZED_FROM and IMPLICATES; a hop is one such relationship.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, LiteralString
+
+import neo4j
+from neo4j.exceptions import ClientError, DriverError, Neo4jError
+
+from graph.exceptions import GraphUnavailable
+from graph.results import (
+    AlertSummary,
+    ConnectionPath,
+    EntityKind,
+    Flow,
+    GraphLink,
+    GraphNode,
+    Hotspot,
+    Neighbourhood,
+    NotFound,
+    Passage,
+    QueryError,
+    ShipmentTrace,
+    check_page,
+    check_window,
+)
+
+# The entity graph: labels, the property that identifies each, and the relationships.
+ENTITY_KEYS: dict[str, tuple[str, str]] = {
+    "shipment": ("Shipment", "shipment_id"),
+    "party": ("Party", "party_id"),
+    "vehicle": ("Vehicle", "plate"),
+    "driver": ("Driver", "driver_id"),
+    "seizure": ("Seizure", "seizure_id"),
+}
+KIND_OF_LABEL = {label: kind for kind, (label, _) in ENTITY_KEYS.items()}
+ENTITY_RELATIONSHIPS = (
+    "SHIPPED_BY",
+    "CONSIGNED_TO",
+    "CARRIED_BY",
+    "DRIVEN_BY",
+    "SEIZED_FROM",
+    "IMPLICATES",
+)
+MAX_HOPS = 4
+MAX_PATH_HOPS = 8
+
+TRACE_QUERY = """
+MATCH (s:Shipment {shipment_id: $shipment_id})
+OPTIONAL MATCH (s)-[p:PASSED]->(c:Checkpoint)-[:LOCATED_IN]->(l:Locality)
+WITH s, p, c, l ORDER BY p.occurred_at, p.event_id
+WITH s, collect(CASE WHEN p IS NOT NULL THEN {
+    shipment_id: s.shipment_id, event_id: p.event_id, occurred_at: p.occurred_at,
+    checkpoint_id: c.checkpoint_id, locality: l.code, direction: p.direction,
+    observed_weight_kg: p.observed_weight_kg, retracted: coalesce(p.retracted, false)
+} END)[0..$limit] AS passages
+OPTIONAL MATCH (a:Alert)-[:FLAGS]->(s)
+WITH s, passages, a ORDER BY a.raised_at, a.alert_id
+RETURN s {.shipment_id, .declared_at, .origin_country, .destination_locality, .categories,
+          .declared_weight_kg} AS shipment,
+       passages,
+       collect(a {.alert_id, .rule, .severity, status: a.detection_status, .raised_at,
+                  .explanation_vi, .explanation_en, .evidence_event_ids}) AS alerts
+"""
+
+PASSED_QUERY = """
+MATCH (s:Shipment)-[p:PASSED]->(c:Checkpoint)-[:LOCATED_IN]->(l:Locality)
+WHERE p.occurred_at >= $since AND p.occurred_at < $until
+  AND NOT coalesce(p.retracted, false)
+  AND ($checkpoint_id IS NULL OR c.checkpoint_id = $checkpoint_id)
+  AND ($locality IS NULL OR l.code = $locality)
+  AND ($category IS NULL OR $category IN s.categories)
+RETURN s.shipment_id AS shipment_id, p.event_id AS event_id, p.occurred_at AS occurred_at,
+       c.checkpoint_id AS checkpoint_id, l.code AS locality, p.direction AS direction,
+       p.observed_weight_kg AS observed_weight_kg, false AS retracted
+ORDER BY occurred_at, event_id
+SKIP $offset LIMIT $limit
+"""
+
+# Consecutive standing passages of a shipment inside the window that change locality; each
+# (shipment, from, to) counts once, with the declared weight of each goods category.
+FLOWS_QUERY = """
+MATCH (s:Shipment)-[p:PASSED]->(:Checkpoint)-[:LOCATED_IN]->(l:Locality)
+WHERE p.occurred_at >= $since AND p.occurred_at < $until
+  AND NOT coalesce(p.retracted, false)
+WITH s, p, l ORDER BY p.occurred_at, p.event_id
+WITH s, collect(l.code) AS codes
+UNWIND range(0, size(codes) - 2) AS i
+WITH s, codes[i] AS a, codes[i + 1] AS b
+WHERE a <> b
+WITH DISTINCT s, a, b
+MATCH (s)-[c:CONTAINS]->(g:GoodsCategory)
+WHERE c.event_id = s.declaration_event_id AND ($category IS NULL OR g.code = $category)
+WITH a, b, g.code AS category, s, sum(c.weight_kg) AS weight
+RETURN a AS from_locality, b AS to_locality, category, count(s) AS shipments,
+       sum(weight) AS weight_kg
+ORDER BY shipments DESC, weight_kg DESC, from_locality, to_locality, category
+SKIP $offset LIMIT $limit
+"""
+
+# Open alerts raised in the window, placed at the checkpoints of their evidence (or at the
+# localities they involve), and seizures made in the window.
+HOTSPOTS_BY_CHECKPOINT_QUERY = """
+CALL () {
+    MATCH (a:Alert)-[:FLAGS]->(s:Shipment)-[p:PASSED]->(c:Checkpoint)
+    WHERE a.raised_at >= $since AND a.raised_at < $until AND a.detection_status = 'open'
+      AND p.event_id IN a.evidence_event_ids
+    RETURN c.checkpoint_id AS id, count(DISTINCT a) AS alerts, 0 AS seizures
+    UNION ALL
+    MATCH (z:Seizure)-[:SEIZED_AT]->(c:Checkpoint)
+    WHERE z.occurred_at >= $since AND z.occurred_at < $until
+      AND NOT coalesce(z.retracted, false)
+    RETURN c.checkpoint_id AS id, 0 AS alerts, count(z) AS seizures
+}
+WITH id, sum(alerts) AS alerts, sum(seizures) AS seizures
+RETURN 'checkpoint' AS kind, id, alerts, seizures
+ORDER BY alerts + seizures DESC, id
+SKIP $offset LIMIT $limit
+"""
+
+HOTSPOTS_BY_LOCALITY_QUERY = """
+CALL () {
+    MATCH (a:Alert)-[:INVOLVES]->(l:Locality)
+    WHERE a.raised_at >= $since AND a.raised_at < $until AND a.detection_status = 'open'
+    RETURN l.code AS id, count(DISTINCT a) AS alerts, 0 AS seizures
+    UNION ALL
+    MATCH (z:Seizure)-[:SEIZED_AT]->(:Checkpoint)-[:LOCATED_IN]->(l:Locality)
+    WHERE z.occurred_at >= $since AND z.occurred_at < $until
+      AND NOT coalesce(z.retracted, false)
+    RETURN l.code AS id, 0 AS alerts, count(z) AS seizures
+}
+WITH id, sum(alerts) AS alerts, sum(seizures) AS seizures
+RETURN 'locality' AS kind, id, alerts, seizures
+ORDER BY alerts + seizures DESC, id
+SKIP $offset LIMIT $limit
+"""
+
+
+def _key_of(var: str) -> str:
+    """A Cypher expression for the identifying property of node ``var``, by its label
+    (properties overlap: a Seizure has a driver_id too)."""
+    cases = " ".join(f"WHEN '{label}' THEN {var}.{key}" for label, key in ENTITY_KEYS.values())
+    return f"CASE labels({var})[0] {cases} END"
+
+
+_RELS = "|".join(ENTITY_RELATIONSHIPS)
+
+# One hop of the entity graph from a set of nodes (by element id).
+EXPAND_QUERY: LiteralString = (  # built from constants only
+    "UNWIND $ids AS id MATCH (x) WHERE elementId(x) = id "
+    f"MATCH (x)-[r:{_RELS}]-(y) "
+    "RETURN elementId(x) AS from_id, elementId(y) AS to_id, labels(y)[0] AS label, "
+    f"{_key_of('y')} AS key, type(r) AS type, r.event_id AS event_id, "
+    "startNode(r) = x AS outgoing "
+    "ORDER BY from_id, type, key, event_id"
+)
+
+
+def _node_query(kind: str) -> LiteralString:
+    label, key = ENTITY_KEYS[kind]
+    # label and key come from ENTITY_KEYS (constants), never from input
+    return f"MATCH (n:{label} {{{key}: $id}}) RETURN elementId(n) AS element_id LIMIT 1"
+
+
+def _paths_query(max_hops: int) -> LiteralString:
+    # max_hops is an int checked against MAX_PATH_HOPS: Cypher takes no parameter there
+    return (
+        "MATCH (a), (b) WHERE elementId(a) = $a AND elementId(b) = $b "
+        f"MATCH p = allShortestPaths((a)-[:{_RELS}*..{int(max_hops)}]-(b)) "
+        f"RETURN [n IN nodes(p) | [labels(n)[0], {_key_of('n')}]] AS nodes, "
+        "[r IN relationships(p) | [type(r), r.event_id, "
+        f"labels(startNode(r))[0], {_key_of('startNode(r)')}, "
+        f"labels(endNode(r))[0], {_key_of('endNode(r)')}]] AS rels "
+        "LIMIT $limit"
+    )
+
+
+def entity_key(kind: str, key: str) -> str:
+    return f"{kind}:{key}"
+
+
+class Neo4jQueries:
+    """Investigator queries against Neo4j.
+
+    Args:
+        driver: an open ``neo4j.Driver``; never closed here.
+        database: the Neo4j database name.
+        timeout_s: the server-side limit for each query's transaction.
+
+    Raises:
+        QueryError: bad parameters (before anything is sent).
+        NotFound: the shipment or entity asked about is not in the graph.
+        GraphUnavailable: Neo4j is unreachable, or a query timed out.
+    """
+
+    def __init__(self, driver: neo4j.Driver, database: str = "neo4j", timeout_s: float = 10.0):
+        self._driver, self._database, self._timeout = driver, database, timeout_s
+
+    def _read(self, text: LiteralString, **params: Any) -> list[dict[str, Any]]:
+        try:
+            records, _, _ = self._driver.execute_query(
+                neo4j.Query(text, timeout=self._timeout),
+                params,
+                routing_=neo4j.RoutingControl.READ,
+                database_=self._database,
+            )
+        except ClientError as exc:
+            if "TimedOut" in (exc.code or ""):
+                raise GraphUnavailable(f"the query took longer than {self._timeout} s") from exc
+            raise
+        except (DriverError, Neo4jError) as exc:
+            raise GraphUnavailable(f"Neo4j could not answer: {exc}") from exc
+        return [_native(r.data()) for r in records]
+
+    # -- shipments and places ---------------------------------------------------------------
+    def trace(self, shipment_id: str, limit: int = 500) -> ShipmentTrace:
+        """A shipment's passages in order (retracted ones marked), its alerts and their
+        evidence ids."""
+        check_page(limit, 0)
+        rows = self._read(TRACE_QUERY, shipment_id=shipment_id, limit=limit)
+        if not rows:
+            raise NotFound(f"shipment {shipment_id} is not in the graph")
+        row = rows[0]
+        return ShipmentTrace(
+            **{k: v for k, v in row["shipment"].items() if v is not None},
+            passages=[Passage(**p) for p in row["passages"]],
+            alerts=[AlertSummary(**a) for a in row["alerts"]],
+        )
+
+    def passed(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        checkpoint_id: str | None = None,
+        locality: str | None = None,
+        category: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Passage]:
+        """What passed a checkpoint (or any checkpoint of a locality) in ``[since, until)``,
+        in time order; optionally only shipments declaring a goods category."""
+        check_window(since, until)
+        check_page(limit, offset)
+        if (checkpoint_id is None) == (locality is None):
+            raise QueryError("give a checkpoint or a locality (one of them)")
+        rows = self._read(
+            PASSED_QUERY,
+            since=since,
+            until=until,
+            checkpoint_id=checkpoint_id,
+            locality=locality,
+            category=category,
+            limit=limit,
+            offset=offset,
+        )
+        return [Passage(**r) for r in rows]
+
+    def flows(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        category: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Flow]:
+        """Locality-to-locality movements in ``[since, until)`` by goods category: how many
+        shipments and their declared weight, busiest first."""
+        check_window(since, until)
+        check_page(limit, offset)
+        rows = self._read(
+            FLOWS_QUERY, since=since, until=until, category=category, limit=limit, offset=offset
+        )
+        return [Flow(**r) for r in rows]
+
+    def hotspots(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        by: str = "checkpoint",
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[Hotspot]:
+        """Checkpoints (or localities) ranked by open alerts and seizures in the window."""
+        check_window(since, until)
+        check_page(limit, offset)
+        if by not in ("checkpoint", "locality"):
+            raise QueryError(f"hotspots are by checkpoint or locality, not {by!r}")
+        query = HOTSPOTS_BY_CHECKPOINT_QUERY if by == "checkpoint" else HOTSPOTS_BY_LOCALITY_QUERY
+        rows = self._read(query, since=since, until=until, limit=limit, offset=offset)
+        return [Hotspot(**r) for r in rows]
+
+    # -- the entity graph -----------------------------------------------------------------
+    def _element_id(self, kind: str, key: str) -> str:
+        if kind not in ENTITY_KEYS:
+            raise QueryError(f"unknown kind {kind!r}; one of {', '.join(ENTITY_KEYS)}")
+        rows = self._read(_node_query(kind), id=key)
+        if not rows:
+            raise NotFound(f"{kind} {key} is not in the graph")
+        return str(rows[0]["element_id"])
+
+    def neighbourhood(
+        self, kind: EntityKind, key: str, hops: int = 2, limit: int = 200
+    ) -> Neighbourhood:
+        """Everything within ``hops`` relationships of a party, vehicle, driver or shipment:
+        the shipments it took part in, the vehicles, drivers and parties of those, seizures.
+        Breadth first; stops adding nodes at ``limit`` (``truncated`` then says so)."""
+        if not 1 <= hops <= MAX_HOPS:
+            raise QueryError(f"hops must be between 1 and {MAX_HOPS}, not {hops}")
+        check_page(limit, 0)
+        start = self._element_id(kind, key)
+        center = GraphNode(kind=kind, id=key, hops=0)
+        names = {start: entity_key(kind, key)}
+        nodes: dict[str, GraphNode] = {start: center}
+        links: dict[tuple[str, str, str, str], GraphLink] = {}
+        frontier, truncated = [start], False
+        for hop in range(1, hops + 1):
+            if not frontier:
+                break
+            rows = self._read(EXPAND_QUERY, ids=frontier)
+            next_frontier: list[str] = []
+            for r in rows:
+                to_id = r["to_id"]
+                if to_id not in nodes:
+                    if len(nodes) >= limit:
+                        truncated = True
+                        continue
+                    kind_y = _kind(r["label"])
+                    nodes[to_id] = GraphNode(kind=kind_y, id=r["key"], hops=hop)
+                    names[to_id] = entity_key(kind_y, r["key"])
+                    next_frontier.append(to_id)
+                a, b = names[r["from_id"]], names[to_id]
+                source, target = (a, b) if r["outgoing"] else (b, a)
+                link = GraphLink(
+                    source=source, target=target, type=r["type"], event_id=r["event_id"]
+                )
+                links[(source, target, link.type, link.event_id)] = link
+            frontier = next_frontier
+        return Neighbourhood(
+            center=center,
+            nodes=sorted(nodes.values(), key=lambda n: (n.hops, n.kind, n.id)),
+            links=sorted(links.values(), key=lambda k: (k.source, k.target, k.type, k.event_id)),
+            truncated=truncated,
+        )
+
+    def connection(
+        self,
+        a: tuple[EntityKind, str],
+        b: tuple[EntityKind, str],
+        max_hops: int = 6,
+        limit: int = 20,
+    ) -> list[ConnectionPath]:
+        """The shortest paths between two entities, each link with the event that made it;
+        empty when they are not connected within ``max_hops``."""
+        if not 1 <= max_hops <= MAX_PATH_HOPS:
+            raise QueryError(f"max_hops must be between 1 and {MAX_PATH_HOPS}, not {max_hops}")
+        check_page(limit, 0)
+        ida, idb = self._element_id(*a), self._element_id(*b)
+        if ida == idb:
+            raise QueryError("the two entities are the same")
+        rows = self._read(_paths_query(max_hops), a=ida, b=idb, limit=limit)
+        return sorted((_path(r) for r in rows), key=lambda p: [(n.kind, n.id) for n in p.nodes])
+
+
+def _path(row: dict[str, Any]) -> ConnectionPath:
+    nodes = [
+        GraphNode(kind=_kind(label), id=key, hops=i) for i, (label, key) in enumerate(row["nodes"])
+    ]
+    links = [
+        GraphLink(
+            source=entity_key(_kind(start_label), start_key),
+            target=entity_key(_kind(end_label), end_key),
+            type=type_,
+            event_id=event_id,
+        )
+        for type_, event_id, start_label, start_key, end_label, end_key in row["rels"]
+    ]
+    return ConnectionPath(nodes=nodes, links=links)
+
+
+def _kind(label: str) -> str:
+    return KIND_OF_LABEL.get(label, label.lower())
+
+
+def _native(value: Any) -> Any:
+    """Neo4j temporal values to Python ones, recursively."""
+    if hasattr(value, "to_native"):
+        return value.to_native()
+    if isinstance(value, dict):
+        return {k: _native(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_native(v) for v in value]
+    return value

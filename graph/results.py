@@ -1,0 +1,164 @@
+"""What the investigator queries return: the same models from Neo4j and from the embedded
+store, so the CLI, the HTTP API and the tests treat both alike."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas import GoodsflowError, Registry
+
+MAX_ROWS = 1000  # the most rows any query returns in one page
+
+
+class QueryError(GoodsflowError):
+    """A query's parameters are wrong (an unknown kind, a window that ends before it
+    starts, a page too large)."""
+
+
+class NotFound(GoodsflowError):
+    """The shipment, party, vehicle or driver asked about is not in the graph."""
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Passage(_Result):
+    shipment_id: str
+    event_id: str
+    occurred_at: AwareDatetime
+    checkpoint_id: str
+    locality: str
+    direction: str
+    observed_weight_kg: float | None = None
+    retracted: bool = False
+
+
+class AlertSummary(_Result):
+    alert_id: str
+    rule: str
+    severity: int
+    status: str
+    raised_at: AwareDatetime
+    explanation_vi: str
+    explanation_en: str
+    evidence_event_ids: list[str]
+
+
+class ShipmentTrace(_Result):
+    shipment_id: str
+    declared_at: AwareDatetime | None = None
+    origin_country: str | None = None
+    destination_locality: str | None = None
+    categories: list[str] = Field(default_factory=list)
+    declared_weight_kg: float | None = None
+    passages: list[Passage]
+    alerts: list[AlertSummary]
+
+    @property
+    def localities(self) -> list[str]:
+        """Localities in the order the shipment reached them (no repeats in a row)."""
+        seen: list[str] = []
+        for p in self.passages:
+            if not p.retracted and (not seen or seen[-1] != p.locality):
+                seen.append(p.locality)
+        return seen
+
+    def geojson(self, registry: Registry) -> dict[str, Any]:
+        """The route as a GeoJSON FeatureCollection: a LineString through the passages that
+        stand (retracted ones left out) and a Point per passage."""
+        standing = [p for p in self.passages if not p.retracted]
+        coords = [
+            [registry.checkpoint(p.checkpoint_id).lon, registry.checkpoint(p.checkpoint_id).lat]
+            for p in standing
+        ]
+        features: list[dict[str, Any]] = []
+        if len(coords) >= 2:
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "LineString", "coordinates": coords},
+                    "properties": {"shipment_id": self.shipment_id, "kind": "route"},
+                }
+            )
+        for p, xy in zip(standing, coords, strict=True):
+            cp = registry.checkpoint(p.checkpoint_id)
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": xy},
+                    "properties": {
+                        "kind": "passage",
+                        "event_id": p.event_id,
+                        "occurred_at": p.occurred_at.isoformat(),
+                        "checkpoint_id": p.checkpoint_id,
+                        "name": cp.name,
+                        "locality": p.locality,
+                        "observed_weight_kg": p.observed_weight_kg,
+                    },
+                }
+            )
+        return {"type": "FeatureCollection", "features": features}
+
+
+class Flow(_Result):
+    """Shipments (and their declared weight) that moved from one locality to the next."""
+
+    from_locality: str
+    to_locality: str
+    category: str
+    shipments: int
+    weight_kg: float
+
+
+class Hotspot(_Result):
+    kind: Literal["checkpoint", "locality"]
+    id: str
+    alerts: int
+    seizures: int
+
+    @property
+    def score(self) -> int:
+        return self.alerts + self.seizures
+
+
+EntityKind = Literal["party", "vehicle", "driver", "shipment"]
+
+
+class GraphNode(_Result):
+    kind: str  # party, vehicle, driver, shipment, seizure
+    id: str
+    hops: int = 0
+
+
+class GraphLink(_Result):
+    source: str  # "kind:id"
+    target: str
+    type: str
+    event_id: str
+
+
+class Neighbourhood(_Result):
+    center: GraphNode
+    nodes: list[GraphNode]
+    links: list[GraphLink]
+    truncated: bool = False
+
+
+class ConnectionPath(_Result):
+    nodes: list[GraphNode]
+    links: list[GraphLink]
+
+
+def check_window(since: Any, until: Any) -> None:
+    if since is not None and until is not None and until <= since:
+        raise QueryError(f"the window ends ({until}) before it starts ({since})")
+
+
+def check_page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_ROWS:
+        raise QueryError(f"limit must be between 1 and {MAX_ROWS}, not {limit}")
+    if offset < 0:
+        raise QueryError(f"offset must be 0 or more, not {offset}")
