@@ -46,6 +46,8 @@ class Neo4jSettings(BaseModel):
     password: SecretStr | None = None
     password_file: Path | None = None
     database: str = "neo4j"
+    # investigator queries: the server stops a query after this long
+    query_timeout_s: float = Field(default=10.0, gt=0)
 
 
 class OutboxSettings(BaseModel):

@@ -1,16 +1,29 @@
-"""`goodsflow graph ...`: set up and inspect the Neo4j graph."""
+"""`goodsflow graph ...`: set up the Neo4j graph and ask it the investigators' questions.
+
+Every question prints a table by default (times in Vietnam time, UTC+7; places with their
+Vietnamese names), or ``--json`` / ``--csv`` (times with the event's own offset).
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
 
 import click
+from pydantic import BaseModel
 
 from goodsflow.bootstrap import neo4j_driver
 from goodsflow.settings import load_settings
-from graph.cypher import SHIPMENT_ROUTE_QUERY
+from graph.exceptions import GraphUnavailable
+from graph.queries import ENTITY_KEYS, MAX_HOPS, Neo4jQueries
+from graph.results import MAX_ROWS, NotFound, QueryError
 from graph.writer import Neo4jGraphWriter
-from schemas import VIETNAM_TZ, load_registry
+from schemas import VIETNAM_TZ, GoodsCategory, load_registry
 
 
 @click.group("graph")
@@ -43,23 +56,231 @@ def summary(as_json: bool) -> None:
             click.echo(f"  {name:<16} {count:>8}")
 
 
-@graph_group.command("trace")
-@click.argument("shipment_id")
-@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 10_000))
-def trace(shipment_id: str, limit: int) -> None:
-    """A shipment's passages in order (times in Vietnam time, UTC+7)."""
+# -- shared options and output -------------------------------------------------------------
+class _When(click.ParamType):
+    """An ISO date or date-time; without an offset it is Vietnam time."""
+
+    name = "datetime"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date or date-time (2026-11-25 or 2026-11-25T08:00)")
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=VIETNAM_TZ)
+
+
+WHEN = _When()
+FORMATS = click.Choice(["table", "json", "csv"])
+
+
+def _output(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--json", "fmt", flag_value="json", help="print JSON")(func)
+    func = click.option("--csv", "fmt", flag_value="csv", help="print CSV")(func)
+    return click.option("--table", "fmt", flag_value="table", default=True, hidden=True)(func)
+
+
+def _window(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--until", type=WHEN, required=True, help="end (excluded)")(func)
+    return click.option("--since", type=WHEN, required=True, help="start (included)")(func)
+
+
+def _page(default: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = click.option("--offset", default=0, show_default=True, type=click.IntRange(0))(func)
+        limit = click.IntRange(1, MAX_ROWS)
+        return click.option("--limit", default=default, show_default=True, type=limit)(func)
+
+    return wrap
+
+
+@contextmanager
+def _queries() -> Iterator[Neo4jQueries]:
     settings = load_settings()
     with neo4j_driver(settings) as driver:
-        records, _, _ = driver.execute_query(
-            SHIPMENT_ROUTE_QUERY,
-            shipment_id=shipment_id,
-            limit=limit,
-            database_=settings.neo4j.database,
-        )
-    if not records:
-        raise click.ClickException(f"no passages recorded for shipment {shipment_id}")
+        try:
+            yield Neo4jQueries(driver, settings.neo4j.database, settings.neo4j.query_timeout_s)
+        except (QueryError, NotFound) as exc:
+            raise click.ClickException(str(exc)) from None
+        except GraphUnavailable as exc:
+            raise click.ClickException(f"Neo4j is not available: {exc}") from None
+
+
+def _vn(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(VIETNAM_TZ).strftime("%Y-%m-%d %H:%M")
+    if value is None or value is False:
+        return ""
+    if value is True:
+        return "yes"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    return str(value)
+
+
+def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=_iso))
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _iso(v) if isinstance(v, datetime) else v for k, v in row.items()})
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        cells = [[_vn(row.get(c)) for c in columns] for row in rows]
+        widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+        click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+        for r in cells:
+            click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+        if not rows:
+            click.echo("(nothing)")
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _dump(models: Sequence[BaseModel]) -> list[dict[str, Any]]:
+    return [m.model_dump() for m in models]
+
+
+def _place(checkpoint_id: str) -> str:
     registry = load_registry()
-    for r in records:
-        when = r["occurred_at"].to_native().astimezone(VIETNAM_TZ).strftime("%Y-%m-%d %H:%M")
-        locality = registry.locality(r["locality"]).name
-        click.echo(f"{when}  {r['checkpoint_id']:<16} {r['checkpoint_name']} ({locality})")
+    cp = registry.checkpoint(checkpoint_id)
+    return f"{cp.name} ({registry.locality(cp.locality).name})"
+
+
+# -- the questions ---------------------------------------------------------------------------
+@graph_group.command("trace")
+@click.argument("shipment_id")
+@click.option("--limit", default=500, show_default=True, type=click.IntRange(1, MAX_ROWS))
+@click.option("--geojson", is_flag=True, help="print the route as GeoJSON for a map")
+@_output
+def trace(shipment_id: str, limit: int, geojson: bool, fmt: str) -> None:
+    """A shipment's route in order, with its alerts (times in Vietnam time)."""
+    with _queries() as q:
+        result = q.trace(shipment_id, limit=limit)
+    if geojson:
+        click.echo(json.dumps(result.geojson(load_registry()), ensure_ascii=False, indent=2))
+        return
+    if fmt == "json":
+        click.echo(result.model_dump_json(indent=2))
+        return
+    rows = [{**p.model_dump(), "place": _place(p.checkpoint_id)} for p in result.passages]
+    columns = ["occurred_at", "checkpoint_id", "place", "direction", "observed_weight_kg"]
+    _emit(rows, fmt, [*columns, "retracted", "event_id"])
+    if fmt == "table":
+        click.echo(f"localities: {' → '.join(result.localities) or '-'}")
+        for a in result.alerts:
+            click.echo(f"alert {a.alert_id} [{a.status}] {a.rule} severity {a.severity}")
+            click.echo(f"  {a.explanation_vi}")
+            click.echo(f"  {a.explanation_en}")
+            click.echo(f"  evidence: {', '.join(a.evidence_event_ids)}")
+
+
+@graph_group.command("passed")
+@click.option("--checkpoint", "checkpoint_id", help="a checkpoint id (goodsflow reference)")
+@click.option("--locality", help="a locality code, e.g. LS")
+@click.option("--category", type=click.Choice([c.value for c in GoodsCategory]))
+@_window
+@_page(100)
+@_output
+def passed(
+    checkpoint_id: str | None,
+    locality: str | None,
+    category: str | None,
+    since: datetime,
+    until: datetime,
+    limit: int,
+    offset: int,
+    fmt: str,
+) -> None:
+    """What passed a checkpoint or a locality in a time window."""
+    with _queries() as q:
+        rows = q.passed(
+            since,
+            until,
+            checkpoint_id=checkpoint_id,
+            locality=locality,
+            category=category,
+            limit=limit,
+            offset=offset,
+        )
+    columns = ["occurred_at", "shipment_id", "checkpoint_id", "direction", "observed_weight_kg"]
+    _emit(_dump(rows), fmt, [*columns, "event_id"])
+
+
+@graph_group.command("flows")
+@click.option("--category", type=click.Choice([c.value for c in GoodsCategory]))
+@_window
+@_page(100)
+@_output
+def flows(
+    category: str | None, since: datetime, until: datetime, limit: int, offset: int, fmt: str
+) -> None:
+    """Locality-to-locality movements by goods category in a window, busiest first."""
+    with _queries() as q:
+        rows = q.flows(since, until, category=category, limit=limit, offset=offset)
+    columns = ["from_locality", "to_locality", "category", "shipments", "weight_kg"]
+    _emit(_dump(rows), fmt, columns)
+
+
+@graph_group.command("hotspots")
+@click.option("--by", type=click.Choice(["checkpoint", "locality"]), default="checkpoint")
+@_window
+@_page(20)
+@_output
+def hotspots(by: str, since: datetime, until: datetime, limit: int, offset: int, fmt: str) -> None:
+    """Checkpoints or localities ranked by open alerts and seizures in a window."""
+    with _queries() as q:
+        rows = q.hotspots(since, until, by=by, limit=limit, offset=offset)
+    _emit(_dump(rows), fmt, ["kind", "id", "alerts", "seizures"])
+
+
+KINDS = click.Choice([k for k in ENTITY_KEYS if k != "seizure"])
+
+
+@graph_group.command("neighbours")
+@click.argument("kind", type=KINDS)
+@click.argument("key")
+@click.option("--hops", default=2, show_default=True, type=click.IntRange(1, MAX_HOPS))
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, MAX_ROWS))
+@_output
+def neighbours(kind: str, key: str, hops: int, limit: int, fmt: str) -> None:
+    """Everything within HOPS relationships of a party, vehicle, driver or shipment."""
+    with _queries() as q:
+        result = q.neighbourhood(kind, key, hops=hops, limit=limit)  # type: ignore[arg-type]
+    if fmt == "json":
+        click.echo(result.model_dump_json(indent=2))
+        return
+    _emit(_dump(result.nodes), fmt, ["hops", "kind", "id"])
+    if fmt == "table":
+        click.echo(
+            f"{len(result.links)} links" + (" (truncated at --limit)" if result.truncated else "")
+        )
+
+
+@graph_group.command("connect")
+@click.argument("kind_a", type=KINDS)
+@click.argument("key_a")
+@click.argument("kind_b", type=KINDS)
+@click.argument("key_b")
+@click.option("--max-hops", default=6, show_default=True, type=click.IntRange(1, 8))
+@_output
+def connect(kind_a: str, key_a: str, kind_b: str, key_b: str, max_hops: int, fmt: str) -> None:
+    """How two entities are connected: the shortest paths, with the event of each link."""
+    with _queries() as q:
+        paths = q.connection((kind_a, key_a), (kind_b, key_b), max_hops=max_hops)  # type: ignore[arg-type]
+    if fmt == "json":
+        click.echo(json.dumps(_dump(paths), ensure_ascii=False, indent=2))
+        return
+    rows = [
+        {"path": n, "step": i, **link.model_dump()}
+        for n, p in enumerate(paths, start=1)
+        for i, link in enumerate(p.links, start=1)
+    ]
+    _emit(rows, fmt, ["path", "step", "source", "type", "target", "event_id"])

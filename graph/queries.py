@@ -75,7 +75,8 @@ WITH s, passages, a ORDER BY a.raised_at, a.alert_id
 RETURN s {.shipment_id, .declared_at, .origin_country, .destination_locality, .categories,
           .declared_weight_kg} AS shipment,
        passages,
-       collect(a {.alert_id, .rule, .severity, status: a.detection_status, .raised_at,
+       collect(a {.alert_id, .rule, .severity, status: coalesce(a.detection_status, 'open'),
+                  .raised_at,
                   .explanation_vi, .explanation_en, .evidence_event_ids}) AS alerts
 """
 

@@ -1,13 +1,6 @@
 """`goodsflow evaluate` as a user runs it."""
 
-import subprocess
-import sys
-
-
-def goodsflow(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "goodsflow", *args], capture_output=True, text=True, timeout=300
-    )
+from tests.e2e.cli import goodsflow
 
 
 def test_evaluate_prints_a_table_per_seed():

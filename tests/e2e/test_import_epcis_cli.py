@@ -4,24 +4,18 @@ written with reasons, re-importing changes nothing, a malformed document imports
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from schemas import parse_event
 from streams.readers import TopicTail
 from streams.topics import CHECKPOINT_EVENTS
+from tests.e2e.cli import goodsflow as run
 
 DOC = Path(__file__).parents[1] / "data" / "epcis" / "border-crossing.jsonld"
 
 
 def goodsflow(tmp_path, *args):
-    env = {**os.environ, "GOODSFLOW_OUTBOX__PATH": str(tmp_path / "outbox.db")}
-    return subprocess.run(
-        [sys.executable, "-m", "goodsflow", *args],
-        capture_output=True, text=True, timeout=300, env=env,
-    )  # fmt: skip
+    return run(*args, env={"GOODSFLOW_OUTBOX__PATH": str(tmp_path / "outbox.db")})
 
 
 def test_import_sends_mapped_events_once_and_rejects_the_rest(settings, topics, tmp_path):

@@ -1,17 +1,11 @@
 """`goodsflow reference ...` and `goodsflow schema export` as a user runs them."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.e2e.cli import goodsflow
+
 DOCS = Path(__file__).parents[2] / "docs" / "schema"
-
-
-def goodsflow(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "goodsflow", *args], capture_output=True, text=True, timeout=120
-    )
 
 
 def test_reference_lists_localities_and_checkpoints_with_diacritics():

@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 from producers.publisher import CHECKPOINT_HEADER
 from streams.readers import TopicTail
+from tests.e2e.cli import goodsflow
 from tests.factories import unique
-
-
-def goodsflow(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "goodsflow", *args],
-        capture_output=True, text=True, timeout=300, env=os.environ.copy(), cwd=cwd,
-    )  # fmt: skip
 
 
 def test_simulate_to_a_file_writes_events_and_separate_truth(tmp_path):

@@ -4,67 +4,23 @@ driver and seized with its vehicle, a third consigned to the same party."""
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from graph.exceptions import GraphUnavailable
 from graph.queries import Neo4jQueries
 from graph.results import NotFound, QueryError
-from graph.writer import Neo4jGraphWriter
-from schemas import VIETNAM_TZ, load_registry
-from streams import load_detection_config, process
-from tests import factories
-from tests.factories import ROUTE, correction, declaration, scan, seizure
+from schemas import load_registry
+from tests.factories import ROUTE
+from tests.graph_world import World, build_world
 
 REG = load_registry()
 
 
-@pytest.fixture(autouse=True)
-def private_window(event_time_window, monkeypatch):
-    """A window of event time no other test or earlier run writes to (the queries over a
-    window see the whole graph; this test writes straight to Neo4j, so the worker's clock
-    does not matter here)."""
-    start = datetime(2300, 1, 1, tzinfo=VIETNAM_TZ) + timedelta(days=random.randrange(2_000_000))
-    monkeypatch.setattr(factories, "T0", start)
-    return start
-
-
-@dataclass
-class World:
-    t0: datetime
-    a: object
-    b: object
-    c: object
-    a_events: list
-    retracted: object
-    caught: object
-    alerts: list
-
-
 @pytest.fixture
-def world(neo4j_driver, settings, private_window) -> World:
-    writer = Neo4jGraphWriter(neo4j_driver, settings.neo4j.database)
-    writer.init_schema(REG)
-    a = declaration()
-    a_scans = [scan(a.shipment_id, cp, 90 * i) for i, cp in enumerate(ROUTE)]
-    off = scan(a.shipment_id, "TN-THAINGUYEN", 600)  # off route: an alert
-    retracted = a_scans[2]
-    fix = correction(retracted, minutes=700)
-    a_events = [a, *a_scans, off, fix]
-    state, alerts = None, []
-    for ev in a_events:
-        outcome = process(state, ev, load_detection_config(), REG)
-        state, alerts = outcome.state, alerts + outcome.alerts
-    b = declaration(driver_id=a.driver_id)  # shares A's driver
-    caught = seizure(b, minutes=200)  # B's vehicle, driver and parties implicated
-    c = declaration(consignee=b.consignee, goods=a.goods)
-    b_events = [b, scan(b.shipment_id, ROUTE[0], 100), caught]
-    c_events = [c, scan(c.shipment_id, ROUTE[0], 30), scan(c.shipment_id, ROUTE[1], 120)]
-    writer.write([*a_events, *b_events, *c_events], alerts)
-    return World(private_window, a, b, c, a_events, retracted, caught, alerts)
+def world(neo4j_driver, settings, event_time_window, monkeypatch) -> World:
+    return build_world(neo4j_driver, settings, monkeypatch)
 
 
 @pytest.fixture
