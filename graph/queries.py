@@ -17,6 +17,7 @@ Conventions shared by both backends:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, LiteralString
 
@@ -25,6 +26,7 @@ from neo4j.exceptions import ClientError, DriverError, Neo4jError
 
 from graph.exceptions import GraphUnavailable
 from graph.results import (
+    MAX_ROWS,
     AlertSummary,
     ConnectionPath,
     EntityKind,
@@ -110,7 +112,7 @@ MATCH (s)-[c:CONTAINS]->(g:GoodsCategory)
 WHERE c.event_id = s.declaration_event_id AND ($category IS NULL OR g.code = $category)
 WITH a, b, g.code AS category, s, sum(c.weight_kg) AS weight
 RETURN a AS from_locality, b AS to_locality, category, count(s) AS shipments,
-       sum(weight) AS weight_kg
+       round(sum(weight), 3) AS weight_kg
 ORDER BY shipments DESC, weight_kg DESC, from_locality, to_locality, category
 SKIP $offset LIMIT $limit
 """
@@ -168,8 +170,8 @@ EXPAND_QUERY: LiteralString = (  # built from constants only
     f"MATCH (x)-[r:{_RELS}]-(y) "
     "RETURN elementId(x) AS from_id, elementId(y) AS to_id, labels(y)[0] AS label, "
     f"{_key_of('y')} AS key, type(r) AS type, r.event_id AS event_id, "
-    "startNode(r) = x AS outgoing "
-    "ORDER BY from_id, type, key, event_id"
+    f"startNode(r) = x AS outgoing, labels(x)[0] AS from_label, {_key_of('x')} AS from_key "
+    "ORDER BY from_label, from_key, type, label, key, event_id"
 )
 
 
@@ -188,12 +190,72 @@ def _paths_query(max_hops: int) -> LiteralString:
         "[r IN relationships(p) | [type(r), r.event_id, "
         f"labels(startNode(r))[0], {_key_of('startNode(r)')}, "
         f"labels(endNode(r))[0], {_key_of('endNode(r)')}]] AS rels "
-        "LIMIT $limit"
+        "LIMIT $cap"
     )
 
 
 def entity_key(kind: str, key: str) -> str:
     return f"{kind}:{key}"
+
+
+def walk(
+    kind: str,
+    key: str,
+    start: Any,
+    hops: int,
+    limit: int,
+    expand: Callable[[list[Any]], list[dict[str, Any]]],
+) -> Neighbourhood:
+    """Breadth first from ``start`` (a backend's node id); ``expand`` gives one hop from a
+    frontier as rows with from_id, to_id, label, key, type, event_id, outgoing, from_label
+    and from_key. Rows are taken in one order whatever the backend, so ``limit`` cuts the
+    same nodes off."""
+    center = GraphNode(kind=kind, id=key, hops=0)
+    names = {start: entity_key(kind, key)}
+    nodes: dict[Any, GraphNode] = {start: center}
+    links: dict[tuple[str, str, str, str], GraphLink] = {}
+    frontier, truncated = [start], False
+    for hop in range(1, hops + 1):
+        if not frontier:
+            break
+        rows = sorted(
+            expand(frontier),
+            key=lambda r: (
+                r["from_label"],
+                r["from_key"],
+                r["type"],
+                r["label"],
+                r["key"],
+                r["event_id"],
+            ),
+        )
+        next_frontier: list[Any] = []
+        for r in rows:
+            to_id = r["to_id"]
+            if to_id not in nodes:
+                if len(nodes) >= limit:
+                    truncated = True
+                    continue
+                kind_y = _kind(r["label"])
+                nodes[to_id] = GraphNode(kind=kind_y, id=r["key"], hops=hop)
+                names[to_id] = entity_key(kind_y, r["key"])
+                next_frontier.append(to_id)
+            a, b = names[r["from_id"]], names[to_id]
+            source, target = (a, b) if r["outgoing"] else (b, a)
+            link = GraphLink(source=source, target=target, type=r["type"], event_id=r["event_id"])
+            links[(source, target, link.type, link.event_id)] = link
+        frontier = next_frontier
+    return Neighbourhood(
+        center=center,
+        nodes=sorted(nodes.values(), key=lambda n: (n.hops, n.kind, n.id)),
+        links=sorted(links.values(), key=lambda k: (k.source, k.target, k.type, k.event_id)),
+        truncated=truncated,
+    )
+
+
+def path_order(path: ConnectionPath) -> list[tuple[str, str]]:
+    """Paths in a stable order, the same from either backend."""
+    return [(n.kind, n.id) for n in path.nodes] + [(x.type, x.event_id) for x in path.links]
 
 
 class Neo4jQueries:
@@ -328,39 +390,7 @@ class Neo4jQueries:
             raise QueryError(f"hops must be between 1 and {MAX_HOPS}, not {hops}")
         check_page(limit, 0)
         start = self._element_id(kind, key)
-        center = GraphNode(kind=kind, id=key, hops=0)
-        names = {start: entity_key(kind, key)}
-        nodes: dict[str, GraphNode] = {start: center}
-        links: dict[tuple[str, str, str, str], GraphLink] = {}
-        frontier, truncated = [start], False
-        for hop in range(1, hops + 1):
-            if not frontier:
-                break
-            rows = self._read(EXPAND_QUERY, ids=frontier)
-            next_frontier: list[str] = []
-            for r in rows:
-                to_id = r["to_id"]
-                if to_id not in nodes:
-                    if len(nodes) >= limit:
-                        truncated = True
-                        continue
-                    kind_y = _kind(r["label"])
-                    nodes[to_id] = GraphNode(kind=kind_y, id=r["key"], hops=hop)
-                    names[to_id] = entity_key(kind_y, r["key"])
-                    next_frontier.append(to_id)
-                a, b = names[r["from_id"]], names[to_id]
-                source, target = (a, b) if r["outgoing"] else (b, a)
-                link = GraphLink(
-                    source=source, target=target, type=r["type"], event_id=r["event_id"]
-                )
-                links[(source, target, link.type, link.event_id)] = link
-            frontier = next_frontier
-        return Neighbourhood(
-            center=center,
-            nodes=sorted(nodes.values(), key=lambda n: (n.hops, n.kind, n.id)),
-            links=sorted(links.values(), key=lambda k: (k.source, k.target, k.type, k.event_id)),
-            truncated=truncated,
-        )
+        return walk(kind, key, start, hops, limit, lambda ids: self._read(EXPAND_QUERY, ids=ids))
 
     def connection(
         self,
@@ -377,8 +407,8 @@ class Neo4jQueries:
         ida, idb = self._element_id(*a), self._element_id(*b)
         if ida == idb:
             raise QueryError("the two entities are the same")
-        rows = self._read(_paths_query(max_hops), a=ida, b=idb, limit=limit)
-        return sorted((_path(r) for r in rows), key=lambda p: [(n.kind, n.id) for n in p.nodes])
+        rows = self._read(_paths_query(max_hops), a=ida, b=idb, cap=MAX_ROWS)
+        return sorted((_path(r) for r in rows), key=path_order)[:limit]
 
 
 def _path(row: dict[str, Any]) -> ConnectionPath:
