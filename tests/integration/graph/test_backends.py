@@ -1,0 +1,153 @@
+"""Neo4j and the embedded store give the same answers: the same simulated traffic (and its
+alerts) written to both, then every investigator query asked of both and compared."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+
+from goodsflow.evaluation import InProcessDetection
+from graph.embedded import EmbeddedGraph, EmbeddedQueries
+from graph.queries import Neo4jQueries
+from graph.writer import Neo4jGraphWriter
+from producers.simulation import SimulationConfig, Simulator
+from schemas import VIETNAM_TZ, load_registry, parse_event
+
+REG = load_registry()
+
+
+@pytest.fixture(scope="module")
+def traffic(neo4j_driver, settings):
+    """A few days of traffic with seizures, in a window of event time and with parties,
+    vehicles and drivers of its own (the Neo4j database is shared with other tests)."""
+    run = uuid.uuid4().hex[:6]
+    start = datetime(2300, 1, 1, tzinfo=VIETNAM_TZ) + timedelta(days=random.randrange(2_000_000))
+    config = SimulationConfig(
+        shipments=150,
+        seed=23,
+        start=start,
+        days=2,
+        scenario_share=0.3,
+        crackdown_days=2,
+        seizure_share=0.3,
+        id_prefix=f"BK{run}-",
+        entity_namespace=f"B{run}-",
+    )
+    simulated = list(Simulator(config).events())
+    alerts = [alert for alert, _ in InProcessDetection().run(simulated)]
+    events = [parse_event(e.line) for e in simulated]
+    writer = Neo4jGraphWriter(neo4j_driver, settings.neo4j.database)
+    writer.init_schema(REG)
+    embedded = EmbeddedGraph(REG)
+    for i in range(0, len(events), 400):
+        writer.write(events[i : i + 400], alerts[i // 4 : (i + 400) // 4])
+        embedded.write(events[i : i + 400], alerts[i // 4 : (i + 400) // 4])
+    writer.write((), alerts)  # every alert, whatever the split above; replays change nothing
+    embedded.write((), alerts)
+    neo = Neo4jQueries(neo4j_driver, settings.neo4j.database)
+    return start, events, alerts, neo, EmbeddedQueries(embedded)
+
+
+def both(traffic, method, *args, **kwargs):
+    *_, neo, emb = traffic
+    return getattr(neo, method)(*args, **kwargs), getattr(emb, method)(*args, **kwargs)
+
+
+def test_traces_agree(traffic):
+    _, events, alerts, *_ = traffic
+    flagged = sorted({a.shipment_id for a in alerts})
+    others = sorted({e.shipment_id for e in events} - set(flagged))[:10]
+    assert len(flagged) > 10
+    for sid in [*flagged, *others]:
+        neo, emb = both(traffic, "trace", sid)
+        assert neo == emb, sid
+    neo, emb = both(traffic, "trace", flagged[0], limit=2)
+    assert neo == emb and len(neo.passages) == 2
+
+
+def test_passed_agrees_for_checkpoints_localities_categories_and_pages(traffic):
+    start = traffic[0]
+    window = (start, start + timedelta(days=3))
+    asked = 0
+    for checkpoint in ["LS-HUUNGHI", "BN-BACGIANG", "HN-DONGXUAN", "HP-DINHVU", "QN-MONGCAI"]:
+        neo, emb = both(traffic, "passed", *window, checkpoint_id=checkpoint, limit=1000)
+        assert neo == emb, checkpoint
+        asked += len(neo)
+    for locality in ["LS", "HN", "BN"]:
+        for category in [None, "medicine", "food"]:
+            neo, emb = both(traffic, "passed", *window, locality=locality, category=category)
+            assert neo == emb, (locality, category)
+    neo, emb = both(traffic, "passed", *window, locality="HN", limit=7, offset=5)
+    assert neo == emb and len(neo) == 7
+    assert asked > 50
+
+
+def test_flows_agree(traffic):
+    start = traffic[0]
+    for category in [None, "medicine", "electronics"]:
+        for days in (1, 3):
+            neo, emb = both(
+                traffic, "flows", start, start + timedelta(days=days), category=category
+            )
+            assert neo == emb, (category, days)
+    neo, _ = both(traffic, "flows", start, start + timedelta(days=3))
+    assert len(neo) > 10
+
+
+def test_hotspots_agree(traffic):
+    start = traffic[0]
+    for by in ("checkpoint", "locality"):
+        neo, emb = both(traffic, "hotspots", start, start + timedelta(days=3), by=by, limit=50)
+        assert neo == emb, by
+        assert neo and neo[0].score > 0
+
+
+def _seized(events):
+    return [e for e in events if e.event_type == "seizure.recorded"]
+
+
+def _declarations(events):
+    return [e for e in events if e.event_type == "shipment.declared"]
+
+
+def test_neighbourhoods_agree_including_where_the_limit_cuts(traffic):
+    _, events, *_ = traffic
+    seized = _seized(events)
+    assert seized
+    asked = []
+    for z in seized[:3]:
+        asked += [("driver", z.driver_id), ("vehicle", z.vehicle_plate)]
+        asked += [("party", p.party_id) for p in z.parties_implicated]
+    asked += [("shipment", d.shipment_id) for d in _declarations(events)[:5]]
+    for kind, key in asked:
+        for hops in (1, 2, 3):
+            neo, emb = both(traffic, "neighbourhood", kind, key, hops=hops)
+            assert neo == emb, (kind, key, hops)
+        neo, emb = both(traffic, "neighbourhood", kind, key, hops=4, limit=12)
+        assert neo == emb, (kind, key, "limit")
+
+
+def test_connections_agree(traffic):
+    _, events, *_ = traffic
+    declarations = _declarations(events)
+    seized = _seized(events)
+    pairs = [
+        (("party", d.shipper.party_id), ("driver", z.driver_id))
+        for d in declarations[:6]
+        for z in seized[:3]
+    ]
+    pairs += [
+        (("vehicle", a.vehicle_plate), ("party", b.consignee.party_id))
+        for a, b in zip(declarations[:8], declarations[8:16], strict=True)
+    ]
+    found = 0
+    for a, b in pairs:
+        if a == b:
+            continue
+        neo, emb = both(traffic, "connection", a, b, max_hops=8)
+        assert neo == emb, (a, b)
+        found += bool(neo)
+    assert found > 0, "some of the pairs should be connected"
