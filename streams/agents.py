@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,8 +64,8 @@ class FaustTableStore:
     themselves stay in Kafka and in the graph.
     """
 
-    def __init__(self, table: Any) -> None:
-        self.table = table
+    def __init__(self, table: Any, partition_of: Callable[[str], int]) -> None:
+        self.table, self.partition_of = table, partition_of
 
     @staticmethod
     def _read(shipment_id: str, stored: Any) -> ShipmentState | None:
@@ -80,7 +80,13 @@ class FaustTableStore:
         return None if stored is None else self._read(shipment_id, stored)
 
     def set(self, shipment_id: str, state: ShipmentState) -> None:
-        self.table[shipment_id] = state.model_dump(mode="json")
+        """Store the state, and send it to the changelog partition of the shipment's own
+        events. (``table[key] = value`` would send it to the partition of the event being
+        processed; the handler also writes other partitions' shipments, when the global
+        low watermark passes their declaration.)"""
+        value = state.model_dump(mode="json")
+        self.table.data[shipment_id] = value
+        self.table.send_changelog(self.partition_of(shipment_id), shipment_id, value)
 
     def items(self) -> Iterable[tuple[str, ShipmentState]]:
         for key, value in self.table.items():
@@ -98,7 +104,7 @@ def handler() -> DetectionHandler:
     if _handler is None:
         d = deps()
         _handler = DetectionHandler(
-            FaustTableStore(shipment_state),
+            FaustTableStore(shipment_state, partition_for),
             _sink,
             d.detection,
             d.registry,

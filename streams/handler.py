@@ -142,7 +142,7 @@ class DetectionHandler:
             self._await_context(partition, outcome.state)
         if watermark is not None:
             self._wake(partition, watermark)
-        self._judge_settled(partition)
+        self._judge_settled()
 
     def _restore(self, partition: int) -> None:
         """The first event of a partition (after a start or a restart): schedule the open
@@ -176,19 +176,19 @@ class DetectionHandler:
             self._awaiting[sid] = declared_at
             heapq.heappush(self._waiting.setdefault(partition, []), (declared_at, sid))
 
-    def _judge_settled(self, partition: int) -> None:
-        """Judge this partition's shipments whose declaration the global low watermark has
-        passed. Only this partition's: a Faust table writes a change to the changelog
-        partition of the event being processed."""
-        queue = self._waiting.get(partition, [])
-        while queue and self.context.settled(queue[0][0]):
-            declared_at, shipment_id = heapq.heappop(queue)
-            if self._awaiting.get(shipment_id) != declared_at:
-                continue  # superseded: judged already, or declared again
-            del self._awaiting[shipment_id]
-            state = self.store.get(shipment_id)
-            if state is not None:
-                self._keep(judge_context(state, self.config, self.registry, self.context))
+    def _judge_settled(self) -> None:
+        """Judge the shipments, of any partition, whose declaration the global low
+        watermark has passed. (The store writes each shipment's state to its own partition,
+        whichever partition's event moved the watermark.)"""
+        for queue in self._waiting.values():
+            while queue and self.context.settled(queue[0][0]):
+                declared_at, shipment_id = heapq.heappop(queue)
+                if self._awaiting.get(shipment_id) != declared_at:
+                    continue  # superseded: judged already, or declared again
+                del self._awaiting[shipment_id]
+                state = self.store.get(shipment_id)
+                if state is not None:
+                    self._keep(judge_context(state, self.config, self.registry, self.context))
 
     def _wake(self, partition: int, watermark: datetime) -> None:
         queue = self._wakeups.get(partition, [])

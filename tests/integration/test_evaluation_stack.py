@@ -63,4 +63,10 @@ def test_stack_and_in_process_give_the_same_alerts(settings, worker, event_time_
         to_kafka(events, settings.bootstrap_servers, CHECKPOINT_EVENTS, lambda _: None)
         tail.collect(lambda rs: final(rs) == expected, timeout_s=120)
         records = tail.collect(lambda rs: False, timeout_s=3)  # and nothing more arrives
-    assert final(records) == expected, worker.log_tail()
+    got = final(records)
+    differences = {
+        key: {"in-process": expected.get(key), "stack": got.get(key)}
+        for key in sorted(set(expected) | set(got))
+        if expected.get(key) != got.get(key)
+    }
+    assert not differences, f"{differences}\n{worker.log_tail()}"

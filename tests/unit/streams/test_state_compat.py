@@ -28,6 +28,27 @@ def test_first_release_state_reads():
 
 def test_unreadable_state_is_dropped_for_that_shipment_not_fatal():
     table = {"SHP-OLD": FIRST_RELEASE, "SHP-BAD": {"shipment_id": 5, "scans": "nope"}}
-    store = FaustTableStore(table)
+    store = FaustTableStore(table, lambda _: 0)
     assert store.get("SHP-BAD") is None
     assert [key for key, _ in store.items()] == ["SHP-OLD"]
+
+
+class FakeChangelogTable(dict):
+    """A Faust table's local store and changelog sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = self
+        self.sent: list[tuple[int, str]] = []
+
+    def send_changelog(self, partition: int, key: str, value: object) -> None:
+        self.sent.append((partition, key))
+
+
+def test_state_goes_to_the_changelog_partition_of_its_own_shipment():
+    table = FakeChangelogTable()
+    store = FaustTableStore(table, {"SHP-A": 4, "SHP-B": 1}.__getitem__)
+    for sid in ("SHP-A", "SHP-B"):
+        store.set(sid, ShipmentState(shipment_id=sid))
+    assert table.sent == [(4, "SHP-A"), (1, "SHP-B")]
+    assert store.get("SHP-B") == ShipmentState(shipment_id="SHP-B")
