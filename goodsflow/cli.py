@@ -21,7 +21,7 @@ def cli() -> None:
 
 def _register() -> None:
     from goodsflow.demo import demo
-    from graph.cli import graph_group
+    from graph.cli import api, graph_group
     from producers.cli import import_epcis, outbox_group, publish_events, simulate
     from schemas.cli import reference_group, schema_group
     from stack.cli import stack_group
@@ -31,6 +31,7 @@ def _register() -> None:
     cli.add_command(topics_group)
     cli.add_command(worker)
     cli.add_command(graph_group)
+    cli.add_command(api)
     cli.add_command(publish_events)
     cli.add_command(outbox_group)
     cli.add_command(simulate)

@@ -57,6 +57,15 @@ class OutboxSettings(BaseModel):
     connect_timeout_s: float = Field(default=10.0, gt=0)
 
 
+class ApiSettings(BaseModel):
+    """The investigators' HTTP API (`goodsflow api`)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    tokens: SecretStr | None = None  # comma-separated bearer tokens
+    tokens_file: Path | None = None  # or a file with one token per line
+
+
 class DetectionSettings(BaseModel):
     # Rule thresholds; default: the documented streams/detection.toml.
     config: Path | None = None
@@ -85,6 +94,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     outbox: OutboxSettings = OutboxSettings()
     detection: DetectionSettings = DetectionSettings()
+    api: ApiSettings = ApiSettings()
 
     @model_validator(mode="after")
     def _derive_addresses(self) -> Settings:
@@ -130,6 +140,35 @@ class Settings(BaseSettings):
         if value == "neo4j":
             raise ConfigurationError("the Neo4j password must not be the default 'neo4j'")
         return value
+
+    def api_tokens(self) -> list[str]:
+        """The API's bearer tokens, from GOODSFLOW_API__TOKENS (comma-separated) or the file
+        GOODSFLOW_API__TOKENS_FILE names (one per line).
+
+        Raises:
+            ConfigurationError: none configured, the file is unreadable, or a token is
+                shorter than 16 characters.
+        """
+        if self.api.tokens is not None:
+            raw = self.api.tokens.get_secret_value().split(",")
+        elif self.api.tokens_file is not None:
+            try:
+                raw = self.api.tokens_file.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot read GOODSFLOW_API__TOKENS_FILE {self.api.tokens_file}: {exc.strerror}"
+                ) from None
+        else:
+            raw = []
+        tokens = [t.strip() for t in raw if t.strip()]
+        if not tokens:
+            raise ConfigurationError(
+                "no API tokens: set GOODSFLOW_API__TOKENS (comma-separated) or "
+                "GOODSFLOW_API__TOKENS_FILE (one per line)"
+            )
+        if any(len(t) < 16 for t in tokens):
+            raise ConfigurationError("every API token must have at least 16 characters")
+        return tokens
 
 
 def load_settings() -> Settings:

@@ -19,9 +19,9 @@ from pydantic import BaseModel
 
 from goodsflow.bootstrap import neo4j_driver
 from goodsflow.settings import load_settings
-from graph.exceptions import GraphUnavailable
+from graph.exceptions import GraphUnavailable, NotFound, QueryError
 from graph.queries import ENTITY_KEYS, MAX_HOPS, Neo4jQueries
-from graph.results import MAX_ROWS, NotFound, QueryError
+from graph.results import MAX_ROWS
 from graph.writer import Neo4jGraphWriter
 from schemas import VIETNAM_TZ, GoodsCategory, load_registry
 
@@ -284,3 +284,38 @@ def connect(kind_a: str, key_a: str, kind_b: str, key_b: str, max_hops: int, fmt
         for i, link in enumerate(p.links, start=1)
     ]
     _emit(rows, fmt, ["path", "step", "source", "type", "target", "event_id"])
+
+
+@click.command("api")
+@click.option("--host", help="default: GOODSFLOW_API__HOST (127.0.0.1)")
+@click.option("--port", type=click.IntRange(1, 65535), help="default: GOODSFLOW_API__PORT (8080)")
+def api(host: str | None, port: int | None) -> None:
+    """Serve the investigators' HTTP API over Neo4j (tokens from GOODSFLOW_API__TOKENS)."""
+    import uvicorn
+
+    from graph.api import create_app
+    from stack.readiness import kafka_answers
+
+    settings = load_settings()
+    tokens = settings.api_tokens()  # refuses to start without
+    driver = neo4j_driver(settings)
+    queries = Neo4jQueries(driver, settings.neo4j.database, settings.neo4j.query_timeout_s)
+
+    def neo4j_answers() -> bool:
+        try:
+            driver.verify_connectivity()
+            return True
+        except Exception:  # any failure means "not ready"; the check reports it
+            return False
+
+    checks = {"neo4j": neo4j_answers, "kafka": lambda: kafka_answers(settings.bootstrap_servers)}
+    app = create_app(queries, tokens, checks, load_registry())
+    try:
+        uvicorn.run(
+            app,
+            host=host or settings.api.host,
+            port=port or settings.api.port,
+            log_level="info",
+        )
+    finally:
+        driver.close()

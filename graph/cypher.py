@@ -26,6 +26,7 @@ SCHEMA_QUERIES = (
     "CREATE INDEX passed_event_id IF NOT EXISTS FOR ()-[r:PASSED]-() ON (r.event_id)",
     "CREATE INDEX passed_occurred_at IF NOT EXISTS FOR ()-[r:PASSED]-() ON (r.occurred_at)",
     "CREATE INDEX alert_raised_at IF NOT EXISTS FOR (n:Alert) ON (n.raised_at)",
+    "CREATE INDEX seizure_event_id IF NOT EXISTS FOR (n:Seizure) ON (n.event_id)",
     "CREATE INDEX seizure_occurred_at IF NOT EXISTS FOR (n:Seizure) ON (n.occurred_at)",
 )
 
@@ -245,7 +246,9 @@ WHERE coalesce(a.revision, 0) <= row.revision
 SET a.revision = row.revision, a.rule = row.rule, a.severity = row.severity,
     a.detection_status = row.status, a.withdrawn_by = row.withdrawn_by,
     a.raised_at = row.raised_at, a.explanation_vi = row.explanation_vi,
-    a.explanation_en = row.explanation_en, a.evidence_event_ids = row.evidence_event_ids
+    a.explanation_en = row.explanation_en, a.evidence_event_ids = row.evidence_event_ids,
+    a.evidence = row.evidence, a.severity_factors = row.severity_factors,
+    a.shipment_id = row.shipment_id, a.localities = row.localities
 MERGE (s:Shipment {shipment_id: row.shipment_id})
 MERGE (a)-[:FLAGS {alert_id: row.alert_id}]->(s)
 WITH a, row
@@ -292,4 +295,130 @@ MATCH ()-[r]->() RETURN type(r) AS type, count(*) AS count ORDER BY type
 RECORDED_EVENT_COUNT_QUERY = """
 MATCH (s:Shipment) WHERE s.shipment_id IN $shipment_ids
 RETURN coalesce(sum(size(s.event_ids)), 0) AS events
+"""
+
+
+# -- investigator queries (graph/queries.py) -------------------------------------------------
+TRACE_QUERY = """
+MATCH (s:Shipment {shipment_id: $shipment_id})
+OPTIONAL MATCH (s)-[p:PASSED]->(c:Checkpoint)-[:LOCATED_IN]->(l:Locality)
+WITH s, p, c, l ORDER BY p.occurred_at, p.event_id
+WITH s, collect(CASE WHEN p IS NOT NULL THEN {
+    shipment_id: s.shipment_id, event_id: p.event_id, occurred_at: p.occurred_at,
+    checkpoint_id: c.checkpoint_id, locality: l.code, direction: p.direction,
+    observed_weight_kg: p.observed_weight_kg, retracted: coalesce(p.retracted, false)
+} END)[0..$limit] AS passages
+OPTIONAL MATCH (a:Alert)-[:FLAGS]->(s)
+WITH s, passages, a ORDER BY a.raised_at, a.alert_id
+RETURN s {.shipment_id, .declared_at, .origin_country, .destination_locality, .categories,
+          .declared_weight_kg} AS shipment,
+       passages,
+       collect(a {.alert_id, .rule, .severity, status: coalesce(a.detection_status, 'open'),
+                  .raised_at,
+                  .explanation_vi, .explanation_en, .evidence_event_ids}) AS alerts
+"""
+
+PASSED_QUERY = """
+MATCH (s:Shipment)-[p:PASSED]->(c:Checkpoint)-[:LOCATED_IN]->(l:Locality)
+WHERE p.occurred_at >= $since AND p.occurred_at < $until
+  AND NOT coalesce(p.retracted, false)
+  AND ($checkpoint_id IS NULL OR c.checkpoint_id = $checkpoint_id)
+  AND ($locality IS NULL OR l.code = $locality)
+  AND ($category IS NULL OR $category IN s.categories)
+RETURN s.shipment_id AS shipment_id, p.event_id AS event_id, p.occurred_at AS occurred_at,
+       c.checkpoint_id AS checkpoint_id, l.code AS locality, p.direction AS direction,
+       p.observed_weight_kg AS observed_weight_kg, false AS retracted
+ORDER BY occurred_at, event_id
+SKIP $offset LIMIT $limit
+"""
+
+# Consecutive standing passages of a shipment inside the window that change locality; each
+# (shipment, from, to) counts once, with the declared weight of each goods category.
+FLOWS_QUERY = """
+MATCH (s:Shipment)-[p:PASSED]->(:Checkpoint)-[:LOCATED_IN]->(l:Locality)
+WHERE p.occurred_at >= $since AND p.occurred_at < $until
+  AND NOT coalesce(p.retracted, false)
+WITH s, p, l ORDER BY p.occurred_at, p.event_id
+WITH s, collect(l.code) AS codes
+UNWIND range(0, size(codes) - 2) AS i
+WITH s, codes[i] AS a, codes[i + 1] AS b
+WHERE a <> b
+WITH DISTINCT s, a, b
+MATCH (s)-[c:CONTAINS]->(g:GoodsCategory)
+WHERE c.event_id = s.declaration_event_id AND ($category IS NULL OR g.code = $category)
+WITH a, b, g.code AS category, s, sum(c.weight_kg) AS weight
+RETURN a AS from_locality, b AS to_locality, category, count(s) AS shipments,
+       round(sum(weight), 3) AS weight_kg
+ORDER BY shipments DESC, weight_kg DESC, from_locality, to_locality, category
+SKIP $offset LIMIT $limit
+"""
+
+# Open alerts raised in the window, placed at the checkpoints of their evidence (or at the
+# localities they involve), and seizures made in the window.
+HOTSPOTS_BY_CHECKPOINT_QUERY = """
+CALL () {
+    MATCH (a:Alert)-[:FLAGS]->(s:Shipment)-[p:PASSED]->(c:Checkpoint)
+    WHERE a.raised_at >= $since AND a.raised_at < $until AND a.detection_status = 'open'
+      AND p.event_id IN a.evidence_event_ids
+    RETURN c.checkpoint_id AS id, count(DISTINCT a) AS alerts, 0 AS seizures
+    UNION ALL
+    MATCH (z:Seizure)-[:SEIZED_AT]->(c:Checkpoint)
+    WHERE z.occurred_at >= $since AND z.occurred_at < $until
+      AND NOT coalesce(z.retracted, false)
+    RETURN c.checkpoint_id AS id, 0 AS alerts, count(z) AS seizures
+}
+WITH id, sum(alerts) AS alerts, sum(seizures) AS seizures
+RETURN 'checkpoint' AS kind, id, alerts, seizures
+ORDER BY alerts + seizures DESC, id
+SKIP $offset LIMIT $limit
+"""
+
+HOTSPOTS_BY_LOCALITY_QUERY = """
+CALL () {
+    MATCH (a:Alert)-[:INVOLVES]->(l:Locality)
+    WHERE a.raised_at >= $since AND a.raised_at < $until AND a.detection_status = 'open'
+    RETURN l.code AS id, count(DISTINCT a) AS alerts, 0 AS seizures
+    UNION ALL
+    MATCH (z:Seizure)-[:SEIZED_AT]->(:Checkpoint)-[:LOCATED_IN]->(l:Locality)
+    WHERE z.occurred_at >= $since AND z.occurred_at < $until
+      AND NOT coalesce(z.retracted, false)
+    RETURN l.code AS id, 0 AS alerts, count(z) AS seizures
+}
+WITH id, sum(alerts) AS alerts, sum(seizures) AS seizures
+RETURN 'locality' AS kind, id, alerts, seizures
+ORDER BY alerts + seizures DESC, id
+SKIP $offset LIMIT $limit
+"""
+
+# Alerts by locality (of the latest revision), status, rule and window; newest first.
+ALERTS_QUERY = """
+MATCH (a:Alert)
+WHERE ($status IS NULL OR coalesce(a.detection_status, 'open') = $status)
+  AND ($locality IS NULL OR $locality IN a.localities)
+  AND ($rule IS NULL OR a.rule = $rule)
+  AND ($since IS NULL OR a.raised_at >= $since) AND ($until IS NULL OR a.raised_at < $until)
+RETURN a {.alert_id, .rule, .severity, status: coalesce(a.detection_status, 'open'),
+          .raised_at, .explanation_vi, .explanation_en, .evidence_event_ids, .shipment_id,
+          .localities, .revision} AS alert
+ORDER BY a.raised_at DESC, a.alert_id
+SKIP $offset LIMIT $limit
+"""
+
+ALERT_QUERY = """
+MATCH (a:Alert {alert_id: $alert_id})
+RETURN a {.alert_id, .rule, .severity, status: coalesce(a.detection_status, 'open'),
+          .raised_at, .explanation_vi, .explanation_en, .evidence_event_ids, .shipment_id,
+          .localities, .revision, .evidence, .severity_factors} AS alert
+"""
+
+# Which of these (shipment, event id) facts the graph holds: evidence traced to what a
+# checkpoint reported.
+RECORDED_EVIDENCE_QUERY = """
+UNWIND $facts AS fact
+OPTIONAL MATCH (:Shipment {shipment_id: fact.shipment_id})-[r]->()
+  WHERE r.event_id = fact.event_id
+OPTIONAL MATCH (z:Seizure {event_id: fact.event_id})
+WITH fact, count(r) + count(z) AS found
+WHERE found > 0
+RETURN DISTINCT fact.event_id AS event_id
 """

@@ -4,48 +4,20 @@ networkx MultiDiGraph in memory (the embedded mode, and tests without a server).
 :class:`EmbeddedGraph` applies the rows of :func:`graph.projection.project` with the same
 keyed-merge rules as the Cypher in graph/cypher.py (a replay changes nothing; corrections
 mark, never delete; an older alert revision never overwrites a newer one).
-:class:`EmbeddedQueries` answers the methods of :class:`graph.queries.Neo4jQueries` with the
-same result models; tests/integration/graph/test_backends.py asks both the same questions
-over the same simulated traffic and compares the answers.
+:class:`graph.embedded_queries.EmbeddedQueries` answers the investigator queries from it;
+tests/integration/graph/test_backends.py asks it and Neo4j the same questions over the same
+simulated traffic and compares the answers.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
-from itertools import pairwise
 from typing import Any
 
 import networkx as nx
 
 from graph.projection import GraphRows, Row, project, reference_rows
-from graph.queries import (
-    ENTITY_KEYS,
-    ENTITY_RELATIONSHIPS,
-    KIND_OF_LABEL,
-    MAX_HOPS,
-    MAX_PATH_HOPS,
-    entity_key,
-    path_order,
-    walk,
-)
-from graph.results import (
-    AlertSummary,
-    ConnectionPath,
-    EntityKind,
-    Flow,
-    GraphLink,
-    GraphNode,
-    Hotspot,
-    Neighbourhood,
-    NotFound,
-    Passage,
-    QueryError,
-    ShipmentTrace,
-    check_page,
-    check_window,
-)
 from schemas import Alert, Event, Registry
 
 Node = tuple[str, str]  # (label, key)
@@ -58,6 +30,7 @@ class EmbeddedGraph:
         self.g = nx.MultiDiGraph()
         self._by_event: dict[str, list[tuple[Node, Node, str]]] = defaultdict(list)
         self._corrected: dict[str, str] = {}  # corrected event id -> earliest correction id
+        self.seizure_events: set[str] = set()
         localities, checkpoints = reference_rows(registry)
         for loc in localities:
             self.g.add_node(("Locality", loc["code"]), **loc)
@@ -158,6 +131,7 @@ class EmbeddedGraph:
         s = self._node("Shipment", row["shipment_id"], row["event_id"])
         z = self._node("Seizure", row["seizure_id"])
         eid = row["event_id"]
+        self.seizure_events.add(eid)
         props = self.g.nodes[z]
         props.update(
             event_id=eid,
@@ -221,289 +195,12 @@ class EmbeddedGraph:
             explanation_vi=row["explanation_vi"],
             explanation_en=row["explanation_en"],
             evidence_event_ids=row["evidence_event_ids"],
+            evidence=row["evidence"],
+            severity_factors=row["severity_factors"],
+            shipment_id=row["shipment_id"],
+            localities=row["localities"],
         )
         s = self._node("Shipment", row["shipment_id"])
         self.g.add_edge(a, s, key="FLAGS", type="FLAGS", alert_id=row["alert_id"])
         for code in row["localities"]:
             self.g.add_edge(a, ("Locality", code), key="INVOLVES", type="INVOLVES")
-
-
-def _in(when: datetime, since: datetime, until: datetime) -> bool:
-    return since <= when < until
-
-
-class EmbeddedQueries:
-    """The investigator queries of :class:`graph.queries.Neo4jQueries`, from memory."""
-
-    def __init__(self, graph: EmbeddedGraph) -> None:
-        self.graph, self.g = graph, graph.g
-
-    def _edges(self, type_: str) -> Iterable[tuple[Node, Node, dict[str, Any]]]:
-        for u, v, data in self.g.edges(data=True):
-            if data["type"] == type_:
-                yield u, v, data
-
-    def _passage(self, s: Node, c: Node, data: dict[str, Any]) -> Passage:
-        return Passage(
-            shipment_id=s[1],
-            event_id=data["event_id"],
-            occurred_at=data["occurred_at"],
-            checkpoint_id=c[1],
-            locality=self.g.nodes[c]["locality"],
-            direction=data["direction"],
-            observed_weight_kg=data["observed_weight_kg"],
-            retracted=bool(data.get("retracted")),
-        )
-
-    def trace(self, shipment_id: str, limit: int = 500) -> ShipmentTrace:
-        check_page(limit, 0)
-        s = ("Shipment", shipment_id)
-        if s not in self.g:
-            raise NotFound(f"shipment {shipment_id} is not in the graph")
-        passages = sorted(
-            (
-                self._passage(s, c, data)
-                for _, c, data in self.g.out_edges(s, data=True)
-                if data["type"] == "PASSED"
-            ),
-            key=lambda p: (p.occurred_at, p.event_id),
-        )[:limit]
-        alerts = []
-        for a, _, data in self.g.in_edges(s, data=True):
-            if data["type"] == "FLAGS":
-                props = self.g.nodes[a]
-                summary = ("rule", "severity", "raised_at", "explanation_vi", "explanation_en")
-                alerts.append(
-                    AlertSummary(
-                        alert_id=a[1],
-                        status=props.get("detection_status") or "open",
-                        evidence_event_ids=props["evidence_event_ids"],
-                        **{k: props[k] for k in summary},
-                    )
-                )
-        props = self.g.nodes[s]
-        declared = (
-            "declared_at",
-            "origin_country",
-            "destination_locality",
-            "categories",
-            "declared_weight_kg",
-        )
-        known = {k: props[k] for k in declared if props.get(k) is not None}
-        return ShipmentTrace(
-            shipment_id=shipment_id,
-            **known,
-            passages=passages,
-            alerts=sorted(alerts, key=lambda a: (a.raised_at, a.alert_id)),
-        )
-
-    def passed(
-        self,
-        since: datetime,
-        until: datetime,
-        *,
-        checkpoint_id: str | None = None,
-        locality: str | None = None,
-        category: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[Passage]:
-        check_window(since, until)
-        check_page(limit, offset)
-        if (checkpoint_id is None) == (locality is None):
-            raise QueryError("give a checkpoint or a locality (one of them)")
-        found = []
-        for s, c, data in self._edges("PASSED"):
-            if data.get("retracted") or not _in(data["occurred_at"], since, until):
-                continue
-            if checkpoint_id is not None and c[1] != checkpoint_id:
-                continue
-            if locality is not None and self.g.nodes[c]["locality"] != locality:
-                continue
-            if category is not None and category not in self.g.nodes[s].get("categories", []):
-                continue
-            found.append(self._passage(s, c, data))
-        found.sort(key=lambda p: (p.occurred_at, p.event_id))
-        return found[offset : offset + limit]
-
-    def flows(
-        self,
-        since: datetime,
-        until: datetime,
-        *,
-        category: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[Flow]:
-        check_window(since, until)
-        check_page(limit, offset)
-        per_shipment: dict[Node, list[tuple[datetime, str, str]]] = defaultdict(list)
-        for s, c, data in self._edges("PASSED"):
-            if not data.get("retracted") and _in(data["occurred_at"], since, until):
-                locality = self.g.nodes[c]["locality"]
-                per_shipment[s].append((data["occurred_at"], data["event_id"], locality))
-        moves: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-        for s, passages in per_shipment.items():
-            codes = [code for _, _, code in sorted(passages)]
-            pairs = {(a, b) for a, b in pairwise(codes) if a != b}
-            if not pairs:
-                continue
-            declaration = self.g.nodes[s].get("declaration_event_id")
-            weights: dict[str, float] = defaultdict(float)
-            for _, g, data in self.g.out_edges(s, data=True):
-                wanted = category is None or g[1] == category
-                if data["type"] == "CONTAINS" and data["event_id"] == declaration and wanted:
-                    weights[g[1]] += data["weight_kg"]
-            for a, b in pairs:
-                for code, weight in weights.items():
-                    moves[(a, b, code)].append(weight)
-        flows = [
-            Flow(
-                from_locality=a,
-                to_locality=b,
-                category=code,
-                shipments=len(ws),
-                weight_kg=round(sum(ws), 3),
-            )
-            for (a, b, code), ws in moves.items()
-        ]
-        flows.sort(
-            key=lambda f: (-f.shipments, -f.weight_kg, f.from_locality, f.to_locality, f.category)
-        )
-        return flows[offset : offset + limit]
-
-    def hotspots(
-        self,
-        since: datetime,
-        until: datetime,
-        *,
-        by: str = "checkpoint",
-        limit: int = 20,
-        offset: int = 0,
-    ) -> list[Hotspot]:
-        check_window(since, until)
-        check_page(limit, offset)
-        if by not in ("checkpoint", "locality"):
-            raise QueryError(f"hotspots are by checkpoint or locality, not {by!r}")
-        alerts: dict[str, set[str]] = defaultdict(set)
-        seizures: dict[str, int] = defaultdict(int)
-        for node, props in self.g.nodes(data=True):
-            if node[0] == "Alert":
-                if props.get("detection_status") != "open" or not _in(
-                    props["raised_at"], since, until
-                ):
-                    continue
-                for _, target, data in self.g.out_edges(node, data=True):
-                    if by == "locality" and data["type"] == "INVOLVES":
-                        alerts[target[1]].add(node[1])
-                    if by == "checkpoint" and data["type"] == "FLAGS":
-                        evidence = set(props["evidence_event_ids"])
-                        for _, c, p in self.g.out_edges(target, data=True):
-                            if p["type"] == "PASSED" and p["event_id"] in evidence:
-                                alerts[c[1]].add(node[1])
-            elif node[0] == "Seizure":
-                if props.get("retracted") or not _in(props["occurred_at"], since, until):
-                    continue
-                checkpoint = props["checkpoint_id"]
-                place = (
-                    checkpoint
-                    if by == "checkpoint"
-                    else self.g.nodes[("Checkpoint", checkpoint)]["locality"]
-                )
-                seizures[place] += 1
-        ids = set(alerts) | set(seizures)
-        spots = [
-            Hotspot(kind=by, id=i, alerts=len(alerts.get(i, ())), seizures=seizures.get(i, 0))
-            for i in ids
-        ]
-        spots.sort(key=lambda h: (-h.score, h.id))
-        return spots[offset : offset + limit]
-
-    # -- the entity graph -------------------------------------------------------------------
-    def _start(self, kind: str, key: str) -> Node:
-        if kind not in ENTITY_KEYS:
-            raise QueryError(f"unknown kind {kind!r}; one of {', '.join(ENTITY_KEYS)}")
-        node = (ENTITY_KEYS[kind][0], key)
-        if node not in self.g:
-            raise NotFound(f"{kind} {key} is not in the graph")
-        return node
-
-    def _expand(self, frontier: list[Node]) -> list[dict[str, Any]]:
-        rows = []
-        for x in frontier:
-            for outgoing, edges in (
-                (True, self.g.out_edges(x, data=True)),
-                (False, self.g.in_edges(x, data=True)),
-            ):
-                for u, v, data in edges:
-                    if data["type"] not in ENTITY_RELATIONSHIPS:
-                        continue
-                    y = v if outgoing else u
-                    rows.append(
-                        {
-                            "from_id": x, "to_id": y, "label": y[0], "key": y[1],
-                            "type": data["type"], "event_id": data["event_id"],
-                            "outgoing": outgoing, "from_label": x[0], "from_key": x[1],
-                        }
-                    )  # fmt: skip
-        return rows
-
-    def neighbourhood(
-        self, kind: EntityKind, key: str, hops: int = 2, limit: int = 200
-    ) -> Neighbourhood:
-        if not 1 <= hops <= MAX_HOPS:
-            raise QueryError(f"hops must be between 1 and {MAX_HOPS}, not {hops}")
-        check_page(limit, 0)
-        start = self._start(kind, key)
-        return walk(kind, key, start, hops, limit, self._expand)
-
-    def connection(
-        self,
-        a: tuple[EntityKind, str],
-        b: tuple[EntityKind, str],
-        max_hops: int = 6,
-        limit: int = 20,
-    ) -> list[ConnectionPath]:
-        if not 1 <= max_hops <= MAX_PATH_HOPS:
-            raise QueryError(f"max_hops must be between 1 and {MAX_PATH_HOPS}, not {max_hops}")
-        check_page(limit, 0)
-        start, goal = self._start(*a), self._start(*b)
-        if start == goal:
-            raise QueryError("the two entities are the same")
-        # breadth first from start, keeping every edge that reaches a node on a shortest path
-        dist = {start: 0}
-        reached_by: dict[Node, list[dict[str, Any]]] = defaultdict(list)
-        frontier = [start]
-        while frontier and goal not in dist and dist[frontier[0]] < max_hops:
-            nxt: list[Node] = []
-            for row in self._expand(frontier):
-                y = row["to_id"]
-                if y not in dist:
-                    dist[y] = dist[row["from_id"]] + 1
-                    nxt.append(y)
-                if dist[y] == dist[row["from_id"]] + 1:
-                    reached_by[y].append(row)
-            frontier = nxt
-        if goal not in dist:
-            return []
-
-        def back(node: Node) -> list[list[dict[str, Any]]]:
-            if node == start:
-                return [[]]
-            return [[*p, r] for r in reached_by[node] for p in back(r["from_id"])]
-
-        paths = [self._path(start, steps) for steps in back(goal)]
-        return sorted(paths, key=path_order)[:limit]
-
-    def _path(self, start: Node, steps: list[dict[str, Any]]) -> ConnectionPath:
-        chain = [start, *(r["to_id"] for r in steps)]
-        nodes = [GraphNode(kind=KIND_OF_LABEL[n[0]], id=n[1], hops=i) for i, n in enumerate(chain)]
-        links = []
-        for r in steps:
-            a = entity_key(KIND_OF_LABEL[r["from_label"]], r["from_key"])
-            b = entity_key(KIND_OF_LABEL[r["label"]], r["key"])
-            source, target = (a, b) if r["outgoing"] else (b, a)
-            links.append(
-                GraphLink(source=source, target=target, type=r["type"], event_id=r["event_id"])
-            )
-        return ConnectionPath(nodes=nodes, links=links)

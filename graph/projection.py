@@ -197,6 +197,10 @@ def project(events: Iterable[Event], alerts: Iterable[Alert] = ()) -> GraphRows:
                 "explanation_vi": alert.explanation_vi,
                 "explanation_en": alert.explanation_en,
                 "evidence_event_ids": [ev.event_id for ev in alert.evidence],
+                "evidence": json.dumps(
+                    [ev.model_dump(mode="json") for ev in alert.evidence], ensure_ascii=False
+                ),
+                "severity_factors": json.dumps(alert.severity_factors),
                 "withdrawn_by": alert.withdrawn_by,
             }
         )

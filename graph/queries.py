@@ -24,9 +24,21 @@ from typing import Any, LiteralString
 import neo4j
 from neo4j.exceptions import ClientError, DriverError, Neo4jError
 
-from graph.exceptions import GraphUnavailable
+from graph.cypher import (
+    ALERT_QUERY,
+    ALERTS_QUERY,
+    FLOWS_QUERY,
+    HOTSPOTS_BY_CHECKPOINT_QUERY,
+    HOTSPOTS_BY_LOCALITY_QUERY,
+    PASSED_QUERY,
+    RECORDED_EVIDENCE_QUERY,
+    TRACE_QUERY,
+)
+from graph.exceptions import GraphUnavailable, NotFound, QueryError
 from graph.results import (
     MAX_ROWS,
+    AlertDetail,
+    AlertRecord,
     AlertSummary,
     ConnectionPath,
     EntityKind,
@@ -35,10 +47,10 @@ from graph.results import (
     GraphNode,
     Hotspot,
     Neighbourhood,
-    NotFound,
     Passage,
-    QueryError,
     ShipmentTrace,
+    alert_detail,
+    alert_facts,
     check_page,
     check_window,
 )
@@ -62,97 +74,6 @@ ENTITY_RELATIONSHIPS = (
 )
 MAX_HOPS = 4
 MAX_PATH_HOPS = 8
-
-TRACE_QUERY = """
-MATCH (s:Shipment {shipment_id: $shipment_id})
-OPTIONAL MATCH (s)-[p:PASSED]->(c:Checkpoint)-[:LOCATED_IN]->(l:Locality)
-WITH s, p, c, l ORDER BY p.occurred_at, p.event_id
-WITH s, collect(CASE WHEN p IS NOT NULL THEN {
-    shipment_id: s.shipment_id, event_id: p.event_id, occurred_at: p.occurred_at,
-    checkpoint_id: c.checkpoint_id, locality: l.code, direction: p.direction,
-    observed_weight_kg: p.observed_weight_kg, retracted: coalesce(p.retracted, false)
-} END)[0..$limit] AS passages
-OPTIONAL MATCH (a:Alert)-[:FLAGS]->(s)
-WITH s, passages, a ORDER BY a.raised_at, a.alert_id
-RETURN s {.shipment_id, .declared_at, .origin_country, .destination_locality, .categories,
-          .declared_weight_kg} AS shipment,
-       passages,
-       collect(a {.alert_id, .rule, .severity, status: coalesce(a.detection_status, 'open'),
-                  .raised_at,
-                  .explanation_vi, .explanation_en, .evidence_event_ids}) AS alerts
-"""
-
-PASSED_QUERY = """
-MATCH (s:Shipment)-[p:PASSED]->(c:Checkpoint)-[:LOCATED_IN]->(l:Locality)
-WHERE p.occurred_at >= $since AND p.occurred_at < $until
-  AND NOT coalesce(p.retracted, false)
-  AND ($checkpoint_id IS NULL OR c.checkpoint_id = $checkpoint_id)
-  AND ($locality IS NULL OR l.code = $locality)
-  AND ($category IS NULL OR $category IN s.categories)
-RETURN s.shipment_id AS shipment_id, p.event_id AS event_id, p.occurred_at AS occurred_at,
-       c.checkpoint_id AS checkpoint_id, l.code AS locality, p.direction AS direction,
-       p.observed_weight_kg AS observed_weight_kg, false AS retracted
-ORDER BY occurred_at, event_id
-SKIP $offset LIMIT $limit
-"""
-
-# Consecutive standing passages of a shipment inside the window that change locality; each
-# (shipment, from, to) counts once, with the declared weight of each goods category.
-FLOWS_QUERY = """
-MATCH (s:Shipment)-[p:PASSED]->(:Checkpoint)-[:LOCATED_IN]->(l:Locality)
-WHERE p.occurred_at >= $since AND p.occurred_at < $until
-  AND NOT coalesce(p.retracted, false)
-WITH s, p, l ORDER BY p.occurred_at, p.event_id
-WITH s, collect(l.code) AS codes
-UNWIND range(0, size(codes) - 2) AS i
-WITH s, codes[i] AS a, codes[i + 1] AS b
-WHERE a <> b
-WITH DISTINCT s, a, b
-MATCH (s)-[c:CONTAINS]->(g:GoodsCategory)
-WHERE c.event_id = s.declaration_event_id AND ($category IS NULL OR g.code = $category)
-WITH a, b, g.code AS category, s, sum(c.weight_kg) AS weight
-RETURN a AS from_locality, b AS to_locality, category, count(s) AS shipments,
-       round(sum(weight), 3) AS weight_kg
-ORDER BY shipments DESC, weight_kg DESC, from_locality, to_locality, category
-SKIP $offset LIMIT $limit
-"""
-
-# Open alerts raised in the window, placed at the checkpoints of their evidence (or at the
-# localities they involve), and seizures made in the window.
-HOTSPOTS_BY_CHECKPOINT_QUERY = """
-CALL () {
-    MATCH (a:Alert)-[:FLAGS]->(s:Shipment)-[p:PASSED]->(c:Checkpoint)
-    WHERE a.raised_at >= $since AND a.raised_at < $until AND a.detection_status = 'open'
-      AND p.event_id IN a.evidence_event_ids
-    RETURN c.checkpoint_id AS id, count(DISTINCT a) AS alerts, 0 AS seizures
-    UNION ALL
-    MATCH (z:Seizure)-[:SEIZED_AT]->(c:Checkpoint)
-    WHERE z.occurred_at >= $since AND z.occurred_at < $until
-      AND NOT coalesce(z.retracted, false)
-    RETURN c.checkpoint_id AS id, 0 AS alerts, count(z) AS seizures
-}
-WITH id, sum(alerts) AS alerts, sum(seizures) AS seizures
-RETURN 'checkpoint' AS kind, id, alerts, seizures
-ORDER BY alerts + seizures DESC, id
-SKIP $offset LIMIT $limit
-"""
-
-HOTSPOTS_BY_LOCALITY_QUERY = """
-CALL () {
-    MATCH (a:Alert)-[:INVOLVES]->(l:Locality)
-    WHERE a.raised_at >= $since AND a.raised_at < $until AND a.detection_status = 'open'
-    RETURN l.code AS id, count(DISTINCT a) AS alerts, 0 AS seizures
-    UNION ALL
-    MATCH (z:Seizure)-[:SEIZED_AT]->(:Checkpoint)-[:LOCATED_IN]->(l:Locality)
-    WHERE z.occurred_at >= $since AND z.occurred_at < $until
-      AND NOT coalesce(z.retracted, false)
-    RETURN l.code AS id, 0 AS alerts, count(z) AS seizures
-}
-WITH id, sum(alerts) AS alerts, sum(seizures) AS seizures
-RETURN 'locality' AS kind, id, alerts, seizures
-ORDER BY alerts + seizures DESC, id
-SKIP $offset LIMIT $limit
-"""
 
 
 def _key_of(var: str) -> str:
@@ -370,6 +291,47 @@ class Neo4jQueries:
         query = HOTSPOTS_BY_CHECKPOINT_QUERY if by == "checkpoint" else HOTSPOTS_BY_LOCALITY_QUERY
         rows = self._read(query, since=since, until=until, limit=limit, offset=offset)
         return [Hotspot(**r) for r in rows]
+
+    # -- alerts ---------------------------------------------------------------------------
+    def alerts(
+        self,
+        *,
+        locality: str | None = None,
+        status: str | None = None,
+        rule: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[AlertRecord]:
+        """Alerts, newest first: those involving a locality (its task force's list), with a
+        detection status (open, withdrawn), of a rule, raised in a window."""
+        check_window(since, until)
+        check_page(limit, offset)
+        rows = self._read(
+            ALERTS_QUERY,
+            locality=locality,
+            status=status,
+            rule=rule,
+            since=since,
+            until=until,
+            limit=limit,
+            offset=offset,
+        )
+        return [AlertRecord(**r["alert"]) for r in rows]
+
+    def alert(self, alert_id: str) -> AlertDetail:
+        """One alert with its severity factors and its evidence, each fact marked with
+        whether the graph holds the event it came from."""
+        rows = self._read(ALERT_QUERY, alert_id=alert_id)
+        if not rows:
+            raise NotFound(f"alert {alert_id} is not in the graph")
+        props = rows[0]["alert"]
+        facts = [
+            {"shipment_id": f["shipment_id"], "event_id": f["event_id"]} for f in alert_facts(props)
+        ]
+        found = self._read(RECORDED_EVIDENCE_QUERY, facts=facts) if facts else []
+        return alert_detail(props, {r["event_id"] for r in found})
 
     # -- the entity graph -----------------------------------------------------------------
     def _element_id(self, kind: str, key: str) -> str:

@@ -3,22 +3,15 @@ store, so the CLI, the HTTP API and the tests treat both alike."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
-from schemas import GoodsflowError, Registry
+from graph.exceptions import QueryError
+from schemas import Registry
 
 MAX_ROWS = 1000  # the most rows any query returns in one page
-
-
-class QueryError(GoodsflowError):
-    """A query's parameters are wrong (an unknown kind, a window that ends before it
-    starts, a page too large)."""
-
-
-class NotFound(GoodsflowError):
-    """The shipment, party, vehicle or driver asked about is not in the graph."""
 
 
 class _Result(BaseModel):
@@ -47,6 +40,53 @@ class AlertSummary(_Result):
     evidence_event_ids: list[str]
 
 
+class AlertRecord(AlertSummary):
+    """An alert as the task forces list it."""
+
+    shipment_id: str
+    localities: list[str]
+    revision: int
+
+
+class EvidenceFact(_Result):
+    """One fact behind an alert, as detection saw it, and whether the graph holds the
+    event it came from."""
+
+    event_id: str
+    checkpoint_id: str
+    occurred_at: AwareDatetime
+    detail: str = ""
+    distance_km: float | None = None
+    late: bool = False
+    shipment_id: str
+    recorded: bool
+
+
+class AlertDetail(AlertRecord):
+    severity_factors: dict[str, int]
+    evidence: list[EvidenceFact]
+
+
+def alert_facts(props: dict[str, Any]) -> list[dict[str, Any]]:
+    """The evidence stored on an alert (JSON text), each with the shipment it belongs to."""
+    facts: list[dict[str, Any]] = json.loads(props.get("evidence") or "[]")
+    for fact in facts:
+        fact["shipment_id"] = fact.get("shipment_id") or props["shipment_id"]
+    return facts
+
+
+def alert_detail(props: dict[str, Any], recorded: set[str]) -> AlertDetail:
+    fields = {k: v for k, v in props.items() if k not in ("evidence", "severity_factors")}
+    return AlertDetail(
+        **fields,
+        severity_factors=json.loads(props.get("severity_factors") or "{}"),
+        evidence=[
+            EvidenceFact(**fact, recorded=fact["event_id"] in recorded)
+            for fact in alert_facts(props)
+        ],
+    )
+
+
 class ShipmentTrace(_Result):
     shipment_id: str
     declared_at: AwareDatetime | None = None
@@ -57,6 +97,7 @@ class ShipmentTrace(_Result):
     passages: list[Passage]
     alerts: list[AlertSummary]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def localities(self) -> list[str]:
         """Localities in the order the shipment reached them (no repeats in a row)."""

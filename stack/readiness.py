@@ -15,14 +15,19 @@ if TYPE_CHECKING:
 
 
 def kafka_ready(port: int) -> bool:
-    """True when the broker answers a metadata request."""
+    """True when the local broker answers a metadata request."""
+    return kafka_answers(f"127.0.0.1:{port}")
+
+
+def kafka_answers(bootstrap_servers: str) -> bool:
+    """True when a broker of ``bootstrap_servers`` answers a metadata request."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=f"127.0.0.1:{port}",
+            bootstrap_servers=bootstrap_servers,
             request_timeout_ms=5000,
             bootstrap_timeout_ms=3000,
         )

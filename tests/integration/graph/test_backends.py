@@ -3,18 +3,19 @@ alerts) written to both, then every investigator query asked of both and compare
 
 from __future__ import annotations
 
-import random
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from goodsflow.evaluation import InProcessDetection
-from graph.embedded import EmbeddedGraph, EmbeddedQueries
+from graph.embedded import EmbeddedGraph
+from graph.embedded_queries import EmbeddedQueries
 from graph.queries import Neo4jQueries
 from graph.writer import Neo4jGraphWriter
 from producers.simulation import SimulationConfig, Simulator
-from schemas import VIETNAM_TZ, load_registry, parse_event
+from schemas import load_registry, parse_event
+from tests.graph_world import private_start
 
 REG = load_registry()
 
@@ -24,7 +25,7 @@ def traffic(neo4j_driver, settings):
     """A few days of traffic with seizures, in a window of event time and with parties,
     vehicles and drivers of its own (the Neo4j database is shared with other tests)."""
     run = uuid.uuid4().hex[:6]
-    start = datetime(2300, 1, 1, tzinfo=VIETNAM_TZ) + timedelta(days=random.randrange(2_000_000))
+    start = private_start()
     config = SimulationConfig(
         shipments=150,
         seed=23,
@@ -151,3 +152,19 @@ def test_connections_agree(traffic):
         assert neo == emb, (a, b)
         found += bool(neo)
     assert found > 0, "some of the pairs should be connected"
+
+
+def test_alert_lists_and_alert_evidence_agree(traffic):
+    start, _, alerts, *_ = traffic
+    window = {"since": start, "until": start + timedelta(days=3)}
+    for locality in ["LS", "HN", "QN", "HP"]:
+        for status in [None, "open", "withdrawn"]:
+            neo, emb = both(traffic, "alerts", locality=locality, status=status, **window)
+            assert neo == emb, (locality, status)
+    neo, emb = both(traffic, "alerts", rule="high_risk_corridor", limit=5, offset=2, **window)
+    assert neo == emb
+    for alert_id in sorted({a.alert_id for a in alerts}):
+        neo, emb = both(traffic, "alert", alert_id)
+        assert neo == emb, alert_id
+        if neo.status == "open":  # every fact detection used is in the graph
+            assert neo.evidence and all(fact.recorded for fact in neo.evidence), neo

@@ -8,9 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from graph.exceptions import GraphUnavailable
+from graph.exceptions import GraphUnavailable, NotFound, QueryError
 from graph.queries import Neo4jQueries
-from graph.results import NotFound, QueryError
 from schemas import load_registry
 from tests.factories import ROUTE
 from tests.graph_world import World, build_world

@@ -3,8 +3,9 @@ never delete, whichever of the event and its correction comes first."""
 
 import pytest
 
-from graph.embedded import EmbeddedGraph, EmbeddedQueries
-from graph.results import NotFound
+from graph.embedded import EmbeddedGraph
+from graph.embedded_queries import EmbeddedQueries
+from graph.exceptions import NotFound
 from schemas import load_registry
 from tests.factories import ROUTE, correction, declaration, scan
 

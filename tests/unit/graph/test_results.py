@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from graph.results import MAX_ROWS, Passage, QueryError, ShipmentTrace, check_page, check_window
+from graph.exceptions import QueryError
+from graph.results import MAX_ROWS, Passage, ShipmentTrace, check_page, check_window
 from schemas import VIETNAM_TZ, load_registry
 
 REG = load_registry()

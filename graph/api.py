@@ -1,0 +1,331 @@
+"""The investigators' HTTP API: the graph questions, alerts and their evidence, over HTTP.
+
+Run it with ``goodsflow api`` (uvicorn, on GOODSFLOW_API__HOST:GOODSFLOW_API__PORT); the
+OpenAPI document is at ``/openapi.json`` and browsable at ``/docs``.
+
+Every route but ``/health``, ``/ready`` and the OpenAPI pages needs
+``Authorization: Bearer <token>`` with one of the configured tokens. Errors are JSON,
+``{"error": <kind>, "message": <text>}``: 401 without a valid token, 404 for an unknown
+id, 422 for a bad parameter, 503 when Neo4j cannot answer; never a stack trace. Times in
+answers keep each event's own offset; a time given without an offset is Vietnam time.
+
+Example:
+    >>> app = create_app(queries, tokens=["a-token-of-16-chars"], checks={})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from graph.embedded_queries import EmbeddedQueries
+from graph.exceptions import GraphUnavailable, NotFound, QueryError
+from graph.queries import MAX_HOPS, MAX_PATH_HOPS, Neo4jQueries
+from graph.results import (
+    MAX_ROWS,
+    AlertDetail,
+    AlertRecord,
+    ConnectionPath,
+    Flow,
+    Hotspot,
+    Neighbourhood,
+    Passage,
+    ShipmentTrace,
+)
+from schemas import VIETNAM_TZ, GoodsCategory, Registry
+
+log = logging.getLogger(__name__)
+
+Queries = Neo4jQueries | EmbeddedQueries
+Kind = Literal["party", "vehicle", "driver", "shipment"]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message
+
+
+def _when(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ApiError(
+            422, "invalid_parameter", f"{name}: {value!r} is not an ISO date or date-time"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=VIETNAM_TZ)
+
+
+def _required(name: str, value: str | None) -> datetime:
+    parsed = _when(name, value)
+    if parsed is None:
+        raise ApiError(422, "invalid_parameter", f"{name} is required")
+    return parsed
+
+
+def _entity(name: str, value: str) -> tuple[Kind, str]:
+    kind, _, key = value.partition(":")
+    if kind not in ("party", "vehicle", "driver", "shipment") or not key:
+        raise ApiError(
+            422, "invalid_parameter", f"{name}: {value!r} is not kind:id (party, vehicle, "
+            "driver or shipment)"
+        )  # fmt: skip
+    return kind, key  # type: ignore[return-value]
+
+
+BEARER = HTTPBearer(auto_error=False)
+
+
+class _TokenCheck:
+    """The dependency that admits a request with one of the tokens (compared in constant
+    time)."""
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        self.accepted = [t.encode() for t in tokens]
+
+    def __call__(
+        self, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+    ) -> None:
+        given = (credentials.credentials if credentials else "").encode()
+        if not any(hmac.compare_digest(given, token) for token in self.accepted):
+            raise ApiError(401, "unauthorised", "a valid bearer token is required")
+
+
+Limit = Annotated[int, Query(ge=1, le=MAX_ROWS)]
+Offset = Annotated[int, Query(ge=0)]
+Since = Annotated[str | None, Query(description="ISO date-time; Vietnam time without offset")]
+
+
+def create_app(
+    queries: Queries,
+    tokens: Sequence[str],
+    checks: dict[str, Callable[[], bool]],
+    registry: Registry | None = None,
+) -> FastAPI:
+    """The API over ``queries`` (Neo4j, or the embedded store).
+
+    Args:
+        queries: the backend that answers.
+        tokens: accepted bearer tokens (at least one).
+        checks: readiness checks by name (``neo4j``, ``kafka``), each True when it answers.
+        registry: the reference registry, for GeoJSON routes.
+    """
+    if not tokens:
+        raise ValueError("the API needs at least one token")
+    from schemas import load_registry
+
+    reg = registry or load_registry()
+    app = FastAPI(
+        title="goodsflow investigators' API",
+        description="Shipments, places, flows, hotspots, links between parties, vehicles "
+        "and drivers, alerts and their evidence, from the goodsflow supply-chain graph.",
+        version="1",
+    )
+    authorised = _TokenCheck(tokens)
+
+    @app.exception_handler(ApiError)
+    def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        body = {"error": exc.error, "message": exc.message}
+        return JSONResponse(body, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(NotFound)
+    def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"error": "not_found", "message": str(exc)}, status_code=404)
+
+    @app.exception_handler(QueryError)
+    def _bad_query(_: Request, exc: QueryError) -> JSONResponse:
+        return JSONResponse({"error": "invalid_parameter", "message": str(exc)}, status_code=422)
+
+    @app.exception_handler(GraphUnavailable)
+    def _unavailable(_: Request, exc: GraphUnavailable) -> JSONResponse:
+        log.error("graph unavailable: %s", exc)
+        body = {"error": "graph_unavailable", "message": f"the graph cannot answer now: {exc}"}
+        return JSONResponse(body, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'][1:])}: {err['msg']}" for err in exc.errors()
+        )
+        return JSONResponse({"error": "invalid_parameter", "message": problems}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        error = "not_found" if exc.status_code == 404 else "http_error"
+        return JSONResponse(
+            {"error": error, "message": str(exc.detail)}, status_code=exc.status_code
+        )
+
+    @app.exception_handler(Exception)
+    def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error in the API")
+        body = {"error": "internal", "message": f"unexpected error ({type(exc).__name__})"}
+        return JSONResponse(body, status_code=500)
+
+    # -- open routes ---------------------------------------------------------------------
+    @app.get("/health", tags=["service"])
+    def health() -> dict[str, str]:
+        """The process answers."""
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["service"])
+    def ready() -> JSONResponse:
+        """Neo4j and Kafka answer (503 with each check's result when one does not)."""
+        results = {name: "ok" if check() else "unavailable" for name, check in checks.items()}
+        ok = all(v == "ok" for v in results.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "checks": results},
+            status_code=200 if ok else 503,
+        )
+
+    auth = [Depends(authorised)]
+
+    # -- shipments and places --------------------------------------------------------------
+    @app.get("/shipments/{shipment_id}", dependencies=auth, tags=["shipments"])
+    def trace(shipment_id: str, limit: Limit = 500) -> ShipmentTrace:
+        """The shipment's route in order (retracted passages marked), its localities, its
+        alerts with their evidence ids."""
+        return queries.trace(shipment_id, limit=limit)
+
+    @app.get("/shipments/{shipment_id}/route.geojson", dependencies=auth, tags=["shipments"])
+    def route(shipment_id: str) -> dict[str, Any]:
+        """The route as a GeoJSON FeatureCollection, for a map."""
+        return queries.trace(shipment_id).geojson(reg)
+
+    @app.get("/checkpoints/{checkpoint_id}/passages", dependencies=auth, tags=["places"])
+    def at_checkpoint(
+        checkpoint_id: str,
+        since: Since = None,
+        until: Since = None,
+        category: GoodsCategory | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> list[Passage]:
+        """What passed the checkpoint in ``[since, until)``."""
+        if checkpoint_id not in reg.checkpoints:
+            raise NotFound(f"checkpoint {checkpoint_id} is not in the registry")
+        return queries.passed(
+            _required("since", since),
+            _required("until", until),
+            checkpoint_id=checkpoint_id,
+            category=category.value if category else None,
+            limit=limit,
+            offset=offset,
+        )
+
+    @app.get("/localities/{code}/passages", dependencies=auth, tags=["places"])
+    def in_locality(
+        code: str,
+        since: Since = None,
+        until: Since = None,
+        category: GoodsCategory | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> list[Passage]:
+        """What passed any checkpoint of the locality in ``[since, until)``."""
+        if code not in reg.localities:
+            raise NotFound(f"locality {code} is not in the registry")
+        return queries.passed(
+            _required("since", since),
+            _required("until", until),
+            locality=code,
+            category=category.value if category else None,
+            limit=limit,
+            offset=offset,
+        )
+
+    @app.get("/flows", dependencies=auth, tags=["places"])
+    def flows(
+        since: Since = None,
+        until: Since = None,
+        category: GoodsCategory | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> list[Flow]:
+        """Locality-to-locality movements by goods category, busiest first."""
+        return queries.flows(
+            _required("since", since),
+            _required("until", until),
+            category=category.value if category else None,
+            limit=limit,
+            offset=offset,
+        )
+
+    @app.get("/hotspots", dependencies=auth, tags=["places"])
+    def hotspots(
+        since: Since = None,
+        until: Since = None,
+        by: Literal["checkpoint", "locality"] = "checkpoint",
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> list[Hotspot]:
+        """Checkpoints or localities ranked by open alerts and seizures."""
+        return queries.hotspots(
+            _required("since", since), _required("until", until), by=by, limit=limit, offset=offset
+        )
+
+    # -- alerts -----------------------------------------------------------------------------
+    @app.get("/alerts", dependencies=auth, tags=["alerts"])
+    def alerts(
+        locality: str | None = None,
+        status: Literal["open", "withdrawn"] | None = None,
+        rule: str | None = None,
+        since: Since = None,
+        until: Since = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> list[AlertRecord]:
+        """Alerts, newest first; ``locality`` gives a task force its list."""
+        if locality is not None and locality not in reg.localities:
+            raise NotFound(f"locality {locality} is not in the registry")
+        return queries.alerts(
+            locality=locality,
+            status=status,
+            rule=rule,
+            since=_when("since", since),
+            until=_when("until", until),
+            limit=limit,
+            offset=offset,
+        )
+
+    @app.get("/alerts/{alert_id}", dependencies=auth, tags=["alerts"])
+    def alert(alert_id: str) -> AlertDetail:
+        """One alert: severity factors, explanations, and every fact of its evidence."""
+        return queries.alert(alert_id)
+
+    # -- links between entities ------------------------------------------------------------
+    @app.get("/entities/{kind}/{key}/neighbourhood", dependencies=auth, tags=["links"])
+    def neighbourhood(
+        kind: Kind,
+        key: str,
+        hops: Annotated[int, Query(ge=1, le=MAX_HOPS)] = 2,
+        limit: Annotated[int, Query(ge=1, le=MAX_ROWS)] = 200,
+    ) -> Neighbourhood:
+        """Shipments, parties, vehicles, drivers and seizures within ``hops``."""
+        return queries.neighbourhood(kind, key, hops=hops, limit=limit)
+
+    @app.get("/connections", dependencies=auth, tags=["links"])
+    def connections(
+        source: Annotated[str, Query(alias="from", description="kind:id, e.g. party:VN-1")],
+        target: Annotated[str, Query(alias="to", description="kind:id")],
+        max_hops: Annotated[int, Query(ge=1, le=MAX_PATH_HOPS)] = 6,
+        limit: Annotated[int, Query(ge=1, le=MAX_ROWS)] = 20,
+    ) -> list[ConnectionPath]:
+        """The shortest paths between two entities, each link with its event."""
+        return queries.connection(
+            _entity("from", source), _entity("to", target), max_hops=max_hops, limit=limit
+        )
+
+    return app
