@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -284,6 +285,34 @@ def connect(kind_a: str, key_a: str, kind_b: str, key_b: str, max_hops: int, fmt
         for i, link in enumerate(p.links, start=1)
     ]
     _emit(rows, fmt, ["path", "step", "source", "type", "target", "event_id"])
+
+
+@graph_group.command("rings")
+@_window
+@click.option("--min-size", default=3, show_default=True, type=click.IntRange(2, 1000))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write JSON here")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000))
+def rings(since: datetime, until: datetime, min_size: int, out: Path | None, top: int) -> None:
+    """Rings of parties, vehicles and drivers tied by shared shipments, ranked by seizures
+    and open alerts, and the brokers between them (shipments declared in the window)."""
+    from graph.analytics import find_rings
+
+    with _queries() as q:
+        rows = q.shipment_entities(since, until)
+    report = find_rings(rows, min_size=min_size)
+    if out is not None:
+        out.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+        click.echo(f"wrote {len(report.rings)} rings and {len(report.brokers)} brokers to {out}")
+    click.echo(f"{report.entities} entities, {report.ties} ties, {len(report.rings)} rings")
+    for ring in report.rings[:top]:
+        click.echo(
+            f"#{ring.rank} score {ring.score}: {ring.size} members, {ring.shipments} shipments, "
+            f"{ring.seized_shipments} seized, {ring.alerted_shipments} with open alerts"
+        )
+        click.echo("   " + ", ".join(m.entity for m in ring.members[:8]))
+    for broker in report.brokers[:top]:
+        rings_touched = ", ".join(f"#{r}" for r in broker.rings)
+        click.echo(f"broker {broker.entity} between rings {rings_touched}")
 
 
 @click.command("api")

@@ -26,6 +26,7 @@ SCHEMA_QUERIES = (
     "CREATE INDEX passed_event_id IF NOT EXISTS FOR ()-[r:PASSED]-() ON (r.event_id)",
     "CREATE INDEX passed_occurred_at IF NOT EXISTS FOR ()-[r:PASSED]-() ON (r.occurred_at)",
     "CREATE INDEX alert_raised_at IF NOT EXISTS FOR (n:Alert) ON (n.raised_at)",
+    "CREATE INDEX shipment_declared_at IF NOT EXISTS FOR (n:Shipment) ON (n.declared_at)",
     "CREATE INDEX seizure_event_id IF NOT EXISTS FOR (n:Seizure) ON (n.event_id)",
     "CREATE INDEX seizure_occurred_at IF NOT EXISTS FOR (n:Seizure) ON (n.occurred_at)",
 )

@@ -34,6 +34,7 @@ from graph.results import (
     Hotspot,
     Neighbourhood,
     Passage,
+    ShipmentEntities,
     ShipmentTrace,
     alert_detail,
     alert_facts,
@@ -232,6 +233,47 @@ class EmbeddedQueries:
         ]
         spots.sort(key=lambda h: (-h.score, h.id))
         return spots[offset : offset + limit]
+
+    def shipment_entities(
+        self, since: datetime, until: datetime, cap: int = 500_000
+    ) -> list[ShipmentEntities]:
+        check_window(since, until)
+        found = []
+        for node, props in self.g.nodes(data=True):
+            declared = props.get("declared_at")
+            if node[0] != "Shipment" or declared is None or not _in(declared, since, until):
+                continue
+            decl = props["declaration_event_id"]
+            entities = sorted(
+                {
+                    (KIND_OF_LABEL[e[0]], e[1])
+                    for _, e, data in self.g.out_edges(node, data=True)
+                    if data["type"] in ("SHIPPED_BY", "CONSIGNED_TO", "CARRIED_BY", "DRIVEN_BY")
+                    and data["event_id"] == decl
+                }
+            )
+            if not entities:
+                continue
+            seizures = alerts = 0
+            for source, _, data in self.g.in_edges(node, data=True):
+                if data["type"] == "SEIZED_FROM" and not self.g.nodes[source].get("retracted"):
+                    seizures += 1
+                if (
+                    data["type"] == "FLAGS"
+                    and self.g.nodes[source].get("detection_status") == "open"
+                ):
+                    alerts += 1
+            found.append(
+                ShipmentEntities(
+                    shipment_id=node[1],
+                    event_id=decl,
+                    entities=entities,
+                    seizures=seizures,
+                    alerts=alerts,
+                )
+            )
+        found.sort(key=lambda r: r.shipment_id)
+        return found[:cap]
 
     # -- alerts ---------------------------------------------------------------------------
     def _alert_props(self, node: Node) -> dict[str, Any]:

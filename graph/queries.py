@@ -48,6 +48,7 @@ from graph.results import (
     Hotspot,
     Neighbourhood,
     Passage,
+    ShipmentEntities,
     ShipmentTrace,
     alert_detail,
     alert_facts,
@@ -93,6 +94,22 @@ EXPAND_QUERY: LiteralString = (  # built from constants only
     f"{_key_of('y')} AS key, type(r) AS type, r.event_id AS event_id, "
     f"startNode(r) = x AS outgoing, labels(x)[0] AS from_label, {_key_of('x')} AS from_key "
     "ORDER BY from_label, from_key, type, label, key, event_id"
+)
+
+
+# Declared shipments with their parties, vehicle and driver (of the current declaration),
+# seizures and open alerts: what the ring analytics work on.
+SHIPMENT_ENTITIES_QUERY: LiteralString = (  # built from constants only
+    "MATCH (s:Shipment) WHERE s.declared_at >= $since AND s.declared_at < $until "
+    "MATCH (s)-[r:SHIPPED_BY|CONSIGNED_TO|CARRIED_BY|DRIVEN_BY]->(e) "
+    "WHERE r.event_id = s.declaration_event_id "
+    f"WITH s, collect(DISTINCT [labels(e)[0], {_key_of('e')}]) AS entities "
+    "OPTIONAL MATCH (z:Seizure)-[:SEIZED_FROM]->(s) WHERE NOT coalesce(z.retracted, false) "
+    "WITH s, entities, count(DISTINCT z) AS seizures "
+    "OPTIONAL MATCH (a:Alert)-[:FLAGS]->(s) WHERE a.detection_status = 'open' "
+    "RETURN s.shipment_id AS shipment_id, s.declaration_event_id AS event_id, entities, "
+    "seizures, count(DISTINCT a) AS alerts "
+    "ORDER BY shipment_id LIMIT $cap"
 )
 
 
@@ -291,6 +308,20 @@ class Neo4jQueries:
         query = HOTSPOTS_BY_CHECKPOINT_QUERY if by == "checkpoint" else HOTSPOTS_BY_LOCALITY_QUERY
         rows = self._read(query, since=since, until=until, limit=limit, offset=offset)
         return [Hotspot(**r) for r in rows]
+
+    def shipment_entities(
+        self, since: datetime, until: datetime, cap: int = 500_000
+    ) -> list[ShipmentEntities]:
+        """Shipments declared in ``[since, until)`` with their parties, vehicle, driver,
+        seizures and open alerts (at most ``cap``), for :func:`graph.analytics.find_rings`."""
+        check_window(since, until)
+        rows = self._read(SHIPMENT_ENTITIES_QUERY, since=since, until=until, cap=cap)
+        return [
+            ShipmentEntities(
+                **{**r, "entities": sorted((_kind(label), key) for label, key in r["entities"])}
+            )
+            for r in rows
+        ]
 
     # -- alerts ---------------------------------------------------------------------------
     def alerts(

@@ -144,6 +144,16 @@ class ShipmentTrace(_Result):
         return {"type": "FeatureCollection", "features": features}
 
 
+class ShipmentEntities(_Result):
+    """A declared shipment's parties, vehicle and driver, for the ring analytics."""
+
+    shipment_id: str
+    event_id: str  # its declaration
+    entities: list[tuple[str, str]]  # (kind, id)
+    seizures: int
+    alerts: int  # open ones
+
+
 class Flow(_Result):
     """Shipments (and their declared weight) that moved from one locality to the next."""
 

@@ -74,3 +74,22 @@ def test_bad_input_and_unknown_ids_get_a_clear_error_not_a_traceback(world):
     assert neither.returncode == 1 and "a checkpoint or a locality" in neither.stderr
     for result in (unknown, bad_date, backwards, neither):
         assert "Traceback" not in result.stderr
+
+
+def test_rings_writes_a_ranked_report_with_evidence(world, tmp_path):
+    out = tmp_path / "rings.json"
+    result = goodsflow("graph", "rings", *_window(world), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["rings"], result.stdout
+    top = report["rings"][0]  # B's seizure ranks the ring holding B first
+    assert top["rank"] == 1 and top["seized_shipments"] == 1
+    members = {m["entity"] for m in top["members"]}
+    assert f"driver:{world.a.driver_id}" in members  # shared by A and the seized B
+    for member in top["members"]:  # each member comes with the declarations that tie it
+        assert member["event_ids"] and set(member["event_ids"]) <= {
+            world.a.event_id,
+            world.b.event_id,
+            world.c.event_id,
+        }
+    assert f"#1 score {top['score']}" in result.stdout

@@ -168,3 +168,13 @@ def test_alert_lists_and_alert_evidence_agree(traffic):
         assert neo == emb, alert_id
         if neo.status == "open":  # every fact detection used is in the graph
             assert neo.evidence and all(fact.recorded for fact in neo.evidence), neo
+
+
+def test_ring_analytics_get_the_same_rows_from_both(traffic):
+    from graph.analytics import find_rings
+
+    start = traffic[0]
+    neo, emb = both(traffic, "shipment_entities", start, start + timedelta(days=3))
+    assert neo == emb and len(neo) == 150
+    report = find_rings(neo)
+    assert report.rings and report.rings[0].seized_shipments > 0
