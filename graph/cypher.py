@@ -1,5 +1,6 @@
 """All of graph/'s Cypher, as constants. Values are always ``$parameters``; batches are
-``UNWIND $rows AS row`` with keyed MERGEs, so a replayed batch changes nothing.
+``UNWIND $rows AS row`` with keyed MERGEs, so a replayed batch changes nothing. Times in
+write rows arrive as ISO text and are read with ``datetime()`` (graph/writer.py says why).
 
 Provenance: ``event_ids`` on a node lists the events that created or changed it; each
 relationship carries the ``event_id`` (or ``alert_id``) that made it.
@@ -86,8 +87,8 @@ UNWIND $rows AS row
 MERGE (s:Shipment {shipment_id: row.shipment_id})
 WITH s, row
 CALL (s, row) {
-    WITH s, row WHERE s.declared_at IS NULL OR s.declared_at <= row.declared_at
-    SET s.declaration_event_id = row.event_id, s.declared_at = row.declared_at,
+    WITH s, row WHERE s.declared_at IS NULL OR s.declared_at <= datetime(row.declared_at)
+    SET s.declaration_event_id = row.event_id, s.declared_at = datetime(row.declared_at),
         s.origin_country = row.origin_country,
         s.destination_locality = row.destination_locality,
         s.vehicle_plate = row.vehicle_plate, s.driver_id = row.driver_id,
@@ -156,7 +157,7 @@ MERGE_PASSAGES_QUERY = (
     + _AT_CHECKPOINT
     + """
 MERGE (s)-[p:PASSED {event_id: row.event_id}]->(c)
-SET p.occurred_at = row.occurred_at, p.direction = row.direction,
+SET p.occurred_at = datetime(row.occurred_at), p.direction = row.direction,
     p.observed_weight_kg = row.observed_weight_kg, p.seal_status = row.seal_status
 """
     + _mark_if_retracted("p", "p")
@@ -167,7 +168,7 @@ MERGE_INSPECTIONS_QUERY = (
     + _AT_CHECKPOINT
     + """
 MERGE (s)-[i:INSPECTED_AT {event_id: row.event_id}]->(c)
-SET i.occurred_at = row.occurred_at, i.outcome = row.outcome, i.findings = row.findings,
+SET i.occurred_at = datetime(row.occurred_at), i.outcome = row.outcome, i.findings = row.findings,
     i.finding_kinds = row.finding_kinds, i.measured_weight_kg = row.measured_weight_kg,
     i.inspector_id = row.inspector_id
 """
@@ -179,7 +180,7 @@ MERGE_SEIZURES_QUERY = (
     + _AT_CHECKPOINT
     + """
 MERGE (z:Seizure {seizure_id: row.seizure_id})
-SET z.event_id = row.event_id, z.occurred_at = row.occurred_at, z.reason = row.reason,
+SET z.event_id = row.event_id, z.occurred_at = datetime(row.occurred_at), z.reason = row.reason,
     z.details = row.details, z.goods = row.goods, z.categories = row.categories,
     z.vehicle_plate = row.vehicle_plate, z.driver_id = row.driver_id
 MERGE (z)-[:SEIZED_FROM {event_id: row.event_id}]->(s)
@@ -211,8 +212,9 @@ MERGE_TRANSFERS_QUERY = (
 MERGE (to:Shipment {shipment_id: row.to_shipment_id})
 WITH s, to, row
 MERGE (s)-[t:TRANSFERRED_TO {event_id: row.event_id}]->(to)
-SET t.occurred_at = row.occurred_at, t.checkpoint_id = row.checkpoint_id, t.goods = row.goods,
-    t.from_vehicle_plate = row.from_vehicle_plate, t.to_vehicle_plate = row.to_vehicle_plate
+SET t.occurred_at = datetime(row.occurred_at), t.checkpoint_id = row.checkpoint_id,
+    t.goods = row.goods, t.from_vehicle_plate = row.from_vehicle_plate,
+    t.to_vehicle_plate = row.to_vehicle_plate
 """
     + _mark_if_retracted("t", "t")
 )
@@ -222,7 +224,7 @@ MERGE_CORRECTIONS_QUERY = """
 UNWIND $rows AS row
 MERGE (x:Correction {event_id: row.event_id})
 SET x.corrected_event_id = row.corrected_event_id, x.reason = row.reason,
-    x.occurred_at = row.occurred_at, x.corrective_event_ids = row.corrective_event_ids,
+    x.occurred_at = datetime(row.occurred_at), x.corrective_event_ids = row.corrective_event_ids,
     x.checkpoint_id = row.checkpoint_id, x.note = row.note
 MERGE (s:Shipment {shipment_id: row.shipment_id})
 MERGE (x)-[:CORRECTS]->(s)
@@ -246,7 +248,7 @@ WITH a, row
 WHERE coalesce(a.revision, 0) <= row.revision
 SET a.revision = row.revision, a.rule = row.rule, a.severity = row.severity,
     a.detection_status = row.status, a.withdrawn_by = row.withdrawn_by,
-    a.raised_at = row.raised_at, a.explanation_vi = row.explanation_vi,
+    a.raised_at = datetime(row.raised_at), a.explanation_vi = row.explanation_vi,
     a.explanation_en = row.explanation_en, a.evidence_event_ids = row.evidence_event_ids,
     a.evidence = row.evidence, a.severity_factors = row.severity_factors,
     a.shipment_id = row.shipment_id, a.localities = row.localities
