@@ -189,17 +189,23 @@ WITH z, row
 CALL (z, row) {
     UNWIND row.parties AS party
     MERGE (p:Party {party_id: party.party_id})
-    SET p.name = party.name, p.tax_code = coalesce(party.tax_code, p.tax_code)
+    SET p.name = party.name, p.tax_code = coalesce(party.tax_code, p.tax_code)"""
+    + _add_provenance("p")
+    + """
     MERGE (z)-[:IMPLICATES {event_id: row.event_id}]->(p)
 }
 CALL (z, row) {
     WITH z, row WHERE row.vehicle_plate IS NOT NULL
-    MERGE (v:Vehicle {plate: row.vehicle_plate})
+    MERGE (v:Vehicle {plate: row.vehicle_plate})"""
+    + _add_provenance("v")
+    + """
     MERGE (z)-[:IMPLICATES {event_id: row.event_id}]->(v)
 }
 CALL (z, row) {
     WITH z, row WHERE row.driver_id IS NOT NULL
-    MERGE (d:Driver {driver_id: row.driver_id})
+    MERGE (d:Driver {driver_id: row.driver_id})"""
+    + _add_provenance("d")
+    + """
     MERGE (z)-[:IMPLICATES {event_id: row.event_id}]->(d)
 }
 """

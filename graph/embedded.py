@@ -145,13 +145,13 @@ class EmbeddedGraph:
         self._edge(z, s, "SEIZED_FROM", eid)
         self._edge(z, ("Checkpoint", row["checkpoint_id"]), "SEIZED_AT", eid)
         for party in row["parties"]:
-            p = self._node("Party", party["party_id"])
+            p = self._node("Party", party["party_id"], eid)
             self.g.nodes[p]["name"] = party["name"]
             self._edge(z, p, "IMPLICATES", eid)
         if row["vehicle_plate"] is not None:
-            self._edge(z, self._node("Vehicle", row["vehicle_plate"]), "IMPLICATES", eid)
+            self._edge(z, self._node("Vehicle", row["vehicle_plate"], eid), "IMPLICATES", eid)
         if row["driver_id"] is not None:
-            self._edge(z, self._node("Driver", row["driver_id"]), "IMPLICATES", eid)
+            self._edge(z, self._node("Driver", row["driver_id"], eid), "IMPLICATES", eid)
 
     def _transfers(self, row: Row) -> None:
         s = self._node("Shipment", row["shipment_id"], row["event_id"])

@@ -13,11 +13,15 @@ COMPOSE = yaml.safe_load((Path(__file__).parents[2] / "docker-compose.yml").read
 SERVICES = COMPOSE["services"]
 
 
-def test_services_are_kafka_neo4j_and_the_worker():
-    assert set(SERVICES) == {"kafka", "neo4j", "worker"}
+def test_services_are_kafka_neo4j_the_worker_and_the_api():
+    assert set(SERVICES) == {"kafka", "neo4j", "worker", "api"}
     assert SERVICES["kafka"]["image"].startswith("apache/kafka:3.9.")
     assert SERVICES["neo4j"]["image"] == "neo4j:5.26-community"
     assert SERVICES["worker"]["command"] == ["goodsflow", "worker"]
+    assert SERVICES["api"]["command"][:2] == ["goodsflow", "api"]
+    defaults = Settings().api
+    assert f"{defaults.port}:{defaults.port}" in SERVICES["api"]["ports"]
+    assert "GOODSFLOW_API__TOKENS" in SERVICES["api"]["environment"]  # never baked in
 
 
 def test_host_ports_are_the_stack_defaults():

@@ -197,6 +197,7 @@ def test_vehicles_drivers_and_goods_are_nodes_and_every_relationship_has_provena
     )
     (facts,) = [r.data() for r in records]
     facts["implicated"] = sorted(facts["implicated"])
+    facts["vehicle_events"] = sorted(facts["vehicle_events"])
     line = decl.goods[0]
     assert facts == {
         "plate": decl.vehicle_plate,
@@ -204,7 +205,7 @@ def test_vehicles_drivers_and_goods_are_nodes_and_every_relationship_has_provena
         "category": line.category.value,
         "hs_code": line.hs_code,
         "weight": float(line.weight_kg),
-        "vehicle_events": [decl.event_id],
+        "vehicle_events": sorted([decl.event_id, caught.event_id]),  # declared, then seized
         "implicated": ["Driver", "Party", "Vehicle"],
     }
     records, _, _ = neo4j_driver.execute_query(PROVENANCE, ids=[decl.shipment_id])
