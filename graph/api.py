@@ -204,6 +204,19 @@ def create_app(
         """The route as a GeoJSON FeatureCollection, for a map."""
         return queries.trace(shipment_id).geojson(reg)
 
+    def _passages(
+        place: dict[str, str], since: str | None, until: str | None,
+        category: GoodsCategory | None, limit: int, offset: int,
+    ) -> list[Passage]:  # fmt: skip
+        return queries.passed(
+            _required("since", since),
+            _required("until", until),
+            category=category.value if category else None,
+            limit=limit,
+            offset=offset,
+            **place,
+        )
+
     @app.get("/checkpoints/{checkpoint_id}/passages", dependencies=auth, tags=["places"])
     def at_checkpoint(
         checkpoint_id: str,
@@ -216,14 +229,8 @@ def create_app(
         """What passed the checkpoint in ``[since, until)``."""
         if checkpoint_id not in reg.checkpoints:
             raise NotFound(f"checkpoint {checkpoint_id} is not in the registry")
-        return queries.passed(
-            _required("since", since),
-            _required("until", until),
-            checkpoint_id=checkpoint_id,
-            category=category.value if category else None,
-            limit=limit,
-            offset=offset,
-        )
+        place = {"checkpoint_id": checkpoint_id}
+        return _passages(place, since, until, category, limit, offset)
 
     @app.get("/localities/{code}/passages", dependencies=auth, tags=["places"])
     def in_locality(
@@ -237,14 +244,7 @@ def create_app(
         """What passed any checkpoint of the locality in ``[since, until)``."""
         if code not in reg.localities:
             raise NotFound(f"locality {code} is not in the registry")
-        return queries.passed(
-            _required("since", since),
-            _required("until", until),
-            locality=code,
-            category=category.value if category else None,
-            limit=limit,
-            offset=offset,
-        )
+        return _passages({"locality": code}, since, until, category, limit, offset)
 
     @app.get("/flows", dependencies=auth, tags=["places"])
     def flows(

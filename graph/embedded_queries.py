@@ -11,13 +11,17 @@ from itertools import pairwise
 from typing import Any
 
 from graph.embedded import EmbeddedGraph, Node
-from graph.exceptions import NotFound, QueryError
+from graph.exceptions import NotFound
 from graph.queries import (
     ENTITY_KEYS,
     ENTITY_RELATIONSHIPS,
     KIND_OF_LABEL,
-    MAX_HOPS,
-    MAX_PATH_HOPS,
+    check_different,
+    check_hops,
+    check_hotspots_by,
+    check_kind,
+    check_max_hops,
+    check_place,
     entity_key,
     path_order,
     walk,
@@ -125,8 +129,7 @@ class EmbeddedQueries:
     ) -> list[Passage]:
         check_window(since, until)
         check_page(limit, offset)
-        if (checkpoint_id is None) == (locality is None):
-            raise QueryError("give a checkpoint or a locality (one of them)")
+        check_place(checkpoint_id, locality)
         found = []
         for s, c, data in self._edges("PASSED"):
             if data.get("retracted") or not _in(data["occurred_at"], since, until):
@@ -198,8 +201,7 @@ class EmbeddedQueries:
     ) -> list[Hotspot]:
         check_window(since, until)
         check_page(limit, offset)
-        if by not in ("checkpoint", "locality"):
-            raise QueryError(f"hotspots are by checkpoint or locality, not {by!r}")
+        check_hotspots_by(by)
         alerts: dict[str, set[str]] = defaultdict(set)
         seizures: dict[str, int] = defaultdict(int)
         for node, props in self.g.nodes(data=True):
@@ -341,8 +343,7 @@ class EmbeddedQueries:
 
     # -- the entity graph -------------------------------------------------------------------
     def _start(self, kind: str, key: str) -> Node:
-        if kind not in ENTITY_KEYS:
-            raise QueryError(f"unknown kind {kind!r}; one of {', '.join(ENTITY_KEYS)}")
+        check_kind(kind)
         node = (ENTITY_KEYS[kind][0], key)
         if node not in self.g:
             raise NotFound(f"{kind} {key} is not in the graph")
@@ -371,9 +372,7 @@ class EmbeddedQueries:
     def neighbourhood(
         self, kind: EntityKind, key: str, hops: int = 2, limit: int = 200
     ) -> Neighbourhood:
-        if not 1 <= hops <= MAX_HOPS:
-            raise QueryError(f"hops must be between 1 and {MAX_HOPS}, not {hops}")
-        check_page(limit, 0)
+        check_hops(hops, limit)
         start = self._start(kind, key)
         return walk(kind, key, start, hops, limit, self._expand)
 
@@ -384,12 +383,9 @@ class EmbeddedQueries:
         max_hops: int = 6,
         limit: int = 20,
     ) -> list[ConnectionPath]:
-        if not 1 <= max_hops <= MAX_PATH_HOPS:
-            raise QueryError(f"max_hops must be between 1 and {MAX_PATH_HOPS}, not {max_hops}")
-        check_page(limit, 0)
+        check_max_hops(max_hops, limit)
         start, goal = self._start(*a), self._start(*b)
-        if start == goal:
-            raise QueryError("the two entities are the same")
+        check_different(start, goal)
         # breadth first from start, keeping every edge that reaches a node on a shortest path
         dist = {start: 0}
         reached_by: dict[Node, list[dict[str, Any]]] = defaultdict(list)

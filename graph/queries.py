@@ -132,6 +132,39 @@ def _paths_query(max_hops: int) -> LiteralString:
     )
 
 
+# -- parameter checks both backends make, before asking anything --------------------------
+def check_place(checkpoint_id: str | None, locality: str | None) -> None:
+    if (checkpoint_id is None) == (locality is None):
+        raise QueryError("give a checkpoint or a locality (one of them)")
+
+
+def check_hotspots_by(by: str) -> None:
+    if by not in ("checkpoint", "locality"):
+        raise QueryError(f"hotspots are by checkpoint or locality, not {by!r}")
+
+
+def check_kind(kind: str) -> None:
+    if kind not in ENTITY_KEYS:
+        raise QueryError(f"unknown kind {kind!r}; one of {', '.join(ENTITY_KEYS)}")
+
+
+def check_hops(hops: int, limit: int) -> None:
+    if not 1 <= hops <= MAX_HOPS:
+        raise QueryError(f"hops must be between 1 and {MAX_HOPS}, not {hops}")
+    check_page(limit, 0)
+
+
+def check_max_hops(max_hops: int, limit: int) -> None:
+    if not 1 <= max_hops <= MAX_PATH_HOPS:
+        raise QueryError(f"max_hops must be between 1 and {MAX_PATH_HOPS}, not {max_hops}")
+    check_page(limit, 0)
+
+
+def check_different(a: object, b: object) -> None:
+    if a == b:
+        raise QueryError("the two entities are the same")
+
+
 def entity_key(kind: str, key: str) -> str:
     return f"{kind}:{key}"
 
@@ -259,8 +292,7 @@ class Neo4jQueries:
         in time order; optionally only shipments declaring a goods category."""
         check_window(since, until)
         check_page(limit, offset)
-        if (checkpoint_id is None) == (locality is None):
-            raise QueryError("give a checkpoint or a locality (one of them)")
+        check_place(checkpoint_id, locality)
         rows = self._read(
             PASSED_QUERY,
             since=since,
@@ -303,8 +335,7 @@ class Neo4jQueries:
         """Checkpoints (or localities) ranked by open alerts and seizures in the window."""
         check_window(since, until)
         check_page(limit, offset)
-        if by not in ("checkpoint", "locality"):
-            raise QueryError(f"hotspots are by checkpoint or locality, not {by!r}")
+        check_hotspots_by(by)
         query = HOTSPOTS_BY_CHECKPOINT_QUERY if by == "checkpoint" else HOTSPOTS_BY_LOCALITY_QUERY
         rows = self._read(query, since=since, until=until, limit=limit, offset=offset)
         return [Hotspot(**r) for r in rows]
@@ -366,8 +397,7 @@ class Neo4jQueries:
 
     # -- the entity graph -----------------------------------------------------------------
     def _element_id(self, kind: str, key: str) -> str:
-        if kind not in ENTITY_KEYS:
-            raise QueryError(f"unknown kind {kind!r}; one of {', '.join(ENTITY_KEYS)}")
+        check_kind(kind)
         rows = self._read(_node_query(kind), id=key)
         if not rows:
             raise NotFound(f"{kind} {key} is not in the graph")
@@ -379,9 +409,7 @@ class Neo4jQueries:
         """Everything within ``hops`` relationships of a party, vehicle, driver or shipment:
         the shipments it took part in, the vehicles, drivers and parties of those, seizures.
         Breadth first; stops adding nodes at ``limit`` (``truncated`` then says so)."""
-        if not 1 <= hops <= MAX_HOPS:
-            raise QueryError(f"hops must be between 1 and {MAX_HOPS}, not {hops}")
-        check_page(limit, 0)
+        check_hops(hops, limit)
         start = self._element_id(kind, key)
         return walk(kind, key, start, hops, limit, lambda ids: self._read(EXPAND_QUERY, ids=ids))
 
@@ -394,12 +422,9 @@ class Neo4jQueries:
     ) -> list[ConnectionPath]:
         """The shortest paths between two entities, each link with the event that made it;
         empty when they are not connected within ``max_hops``."""
-        if not 1 <= max_hops <= MAX_PATH_HOPS:
-            raise QueryError(f"max_hops must be between 1 and {MAX_PATH_HOPS}, not {max_hops}")
-        check_page(limit, 0)
+        check_max_hops(max_hops, limit)
         ida, idb = self._element_id(*a), self._element_id(*b)
-        if ida == idb:
-            raise QueryError("the two entities are the same")
+        check_different(ida, idb)
         rows = self._read(_paths_query(max_hops), a=ida, b=idb, cap=MAX_ROWS)
         return sorted((_path(r) for r in rows), key=path_order)[:limit]
 
