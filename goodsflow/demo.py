@@ -1,8 +1,13 @@
-"""`goodsflow demo`: simulated checkpoint traffic through the real local stack.
+"""`goodsflow demo`: simulated checkpoint traffic through the whole pipeline.
 
-Starts a Faust worker process, publishes generated traffic to Kafka, reads the alerts back
-from the alerts topic, and prints them with a summary of the Neo4j graph. Needs the stack
-(`goodsflow stack up`); the README's `./dev demo` brings it up and down around this.
+Without servers (the default): the simulator, the same detection handler and engine the
+Faust agent runs (in-process, the same partitions), and the networkx graph store, in one
+process; it prints alerts and a report (events, alerts by rule and locality, the most
+suspicious shipments with their routes, the rings found) and writes the alerts to a file.
+
+With ``--stack``: a Faust worker process, generated traffic published to the real Kafka,
+alerts read back from the alerts topic, and the Neo4j graph summarised. Needs the stack
+(`goodsflow stack up`; `./dev demo --stack` brings it up and down around this).
 """
 
 from __future__ import annotations
@@ -51,13 +56,28 @@ def stop_worker(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
 
 
 @click.command("demo")
-@click.option("--shipments", default=200, show_default=True, type=click.IntRange(1, 100_000))
+@click.option(
+    "--shipments", type=click.IntRange(1, 100_000), help="default: 2000, or 200 with --stack"
+)
 @click.option("--seed", default=7, show_default=True)
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
-@click.option("--timeout", "timeout_s", default=180.0, show_default=True)
+@click.option("--stack", "use_stack", is_flag=True, help="through the real Kafka, worker, Neo4j")
+@click.option("--timeout", "timeout_s", default=180.0, show_default=True, help="with --stack")
 @click.option("--output", type=click.Path(path_type=Path), default=Path("demo-output"))
-def demo(shipments: int, seed: int, lang: str, timeout_s: float, output: Path) -> None:
-    """Run simulated traffic through Kafka, Faust and Neo4j; print alerts and the graph."""
+def demo(
+    shipments: int | None, seed: int, lang: str, use_stack: bool, timeout_s: float, output: Path
+) -> None:
+    """Run simulated traffic through the pipeline; print alerts and a report."""
+    if use_stack:
+        _stack_demo(shipments or 200, seed, lang, timeout_s, output)
+    else:
+        from goodsflow.embedded import run_embedded_demo
+
+        run_embedded_demo(shipments or 2000, seed, lang, output)
+
+
+def _stack_demo(shipments: int, seed: int, lang: str, timeout_s: float, output: Path) -> None:
+    """The demo through the real local Kafka, a Faust worker process and Neo4j."""
     started = time.monotonic()
     settings = load_settings()
     ensure_topics(settings.bootstrap_servers)
@@ -106,7 +126,7 @@ def demo(shipments: int, seed: int, lang: str, timeout_s: float, output: Path) -
             continue
         if alert.alert_id not in latest or alert.revision > latest[alert.alert_id].revision:
             latest[alert.alert_id] = alert
-    _report(list(latest.values()), expected, lang)
+    print_alerts(list(latest.values()), expected, lang)
     click.echo("\nGraph (whole database): " + ", ".join(
         f"{name} {n}" for name, n in {**counts["nodes"], **counts["relationships"]}.items()
     ))  # fmt: skip
@@ -128,7 +148,8 @@ def _wait_for_graph(
         time.sleep(0.5)
 
 
-def _report(alerts: list[Alert], expected: set[str], lang: str) -> None:
+def print_alerts(alerts: list[Alert], expected: set[str], lang: str) -> None:
+    """How many planted shipments were found, and the ten most severe alerts."""
     registry = load_registry()
     flagged = {a.shipment_id for a in alerts}
     found = len(flagged & expected)

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from producers.simulation import SCENARIO_RULES, SimulationConfig, Simulator
 from producers.simulation.generator import SimulatedEvent
-from schemas import Alert, AlertStatus, load_registry, parse_event
+from schemas import Alert, AlertStatus, Event, load_registry, parse_event
 from streams import DetectionConfig, load_detection_config
 from streams.handler import DetectionHandler, DictStore, ListSink
 from streams.rules import RULES
@@ -95,13 +95,17 @@ class InProcessDetection:
         it was raised)."""
         for simulated in events:
             event = parse_event(simulated.line)
-            partition = partition_for(event.shipment_id)
-            self.handler.handle(event, partition)
-            self.events += 1
-            now = self.handler.stream_time(partition)
+            alerts = self.handle(event)
+            now = self.handler.stream_time(partition_for(event.shipment_id))
             assert now is not None  # set by the event just handled
-            for alert in self._sink.drain():
+            for alert in alerts:
                 yield alert, now
+
+    def handle(self, event: Event) -> list[Alert]:
+        """One event through the handler, on its Kafka partition; the alerts it raised."""
+        self.handler.handle(event, partition_for(event.shipment_id))
+        self.events += 1
+        return self._sink.drain()
 
 
 def evaluate(sim_config: SimulationConfig, detection: DetectionConfig) -> Evaluation:
