@@ -26,10 +26,12 @@ def _register() -> None:
     from schemas.cli import reference_group, schema_group
     from stack.cli import stack_group
     from streams.cli import topics_group, worker
+    from streams.delivery.cli import alerts_group
 
     cli.add_command(stack_group)
     cli.add_command(topics_group)
     cli.add_command(worker)
+    cli.add_command(alerts_group)
     cli.add_command(graph_group)
     cli.add_command(api)
     cli.add_command(publish_events)

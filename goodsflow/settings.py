@@ -66,6 +66,13 @@ class ApiSettings(BaseModel):
     tokens_file: Path | None = None  # or a file with one token per line
 
 
+class DeliverySettings(BaseModel):
+    """Alert delivery to the task forces (`goodsflow alerts ...`)."""
+
+    # the task forces' subscriptions, with their webhook secrets (created owner-only)
+    subscriptions: Path = Path(".goodsflow/subscriptions.db")
+
+
 class DetectionSettings(BaseModel):
     # Rule thresholds; default: the documented streams/detection.toml.
     config: Path | None = None
@@ -95,6 +102,7 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = OutboxSettings()
     detection: DetectionSettings = DetectionSettings()
     api: ApiSettings = ApiSettings()
+    delivery: DeliverySettings = DeliverySettings()
 
     @model_validator(mode="after")
     def _derive_addresses(self) -> Settings:

@@ -53,12 +53,18 @@ class TopicTail:
         """Poll until ``done(records)`` is true or the timeout passes; return the records."""
         deadline = time.monotonic() + timeout_s
         while not done(self.records) and time.monotonic() < deadline:
-            for batch in self._consumer.poll(timeout_ms=500).values():
-                self.records.extend(
-                    Record(m.key, m.value, m.partition, m.offset, list(m.headers or []))
-                    for m in batch
-                )
+            self.poll(0.5)
         return self.records
+
+    def poll(self, timeout_s: float) -> list[Record]:
+        """What arrived within ``timeout_s`` (also kept in ``records``)."""
+        new = [
+            Record(m.key, m.value, m.partition, m.offset, list(m.headers or []))
+            for batch in self._consumer.poll(timeout_ms=int(timeout_s * 1000)).values()
+            for m in batch
+        ]
+        self.records.extend(new)
+        return new
 
     def close(self) -> None:
         self._consumer.close()
