@@ -1,0 +1,151 @@
+"""Webhook delivery: one queue and one sender per subscription, retries with exponential
+backoff and full jitter, a dead letter after a bounded number of tries.
+
+A slow or failing receiver only fills its own queue: every other subscription's sender goes
+on. One sender per subscription takes its deliveries in the order they were submitted, so a
+receiver sees one shipment's alerts in the order of the alerts topic. Each delivery carries
+a deterministic id (alert id, revision, subscription) so receivers can drop repeats:
+delivery is at least once.
+
+The transport is passed in (``send``): the delivery process gives an aiohttp POST, tests a
+fake receiver.
+
+Example:
+    >>> dispatcher = WebhookDispatcher(subscriptions, send, dead_letter)  # doctest: +SKIP
+    >>> done = dispatcher.submit(alert)  # futures, one per matching subscription
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from schemas import Alert
+from streams.delivery.signing import HEADER, sign
+from streams.delivery.subscriptions import Subscription, matches
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One alert for one subscription."""
+
+    subscription: Subscription
+    alert: Alert
+    body: bytes
+
+    @property
+    def delivery_id(self) -> str:
+        raw = f"{self.alert.alert_id}|{self.alert.revision}|{self.subscription.id}"
+        return "DLV-" + hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+    def headers(self, now: float | None = None) -> dict[str, str]:
+        """Headers of one attempt (signed now: the timestamp is the attempt's)."""
+        return {
+            "Content-Type": "application/json",
+            HEADER: sign(self.subscription.secret, self.body, now),
+            "X-Goodsflow-Delivery-Id": self.delivery_id,
+            "X-Goodsflow-Alert-Id": self.alert.alert_id,
+            "X-Goodsflow-Alert-Revision": str(self.alert.revision),
+        }
+
+
+@dataclass
+class Outcome:
+    """How a delivery ended."""
+
+    delivered: bool
+    attempts: int
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_tries: int = 8
+    base_s: float = 0.5
+    cap_s: float = 60.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform between 0 and min(cap, base * 2**(attempt - 1))."""
+        return rng.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
+
+
+Send = Callable[[Delivery], Awaitable[None]]  # raises on any failure
+DeadLetter = Callable[[Delivery, Outcome], Awaitable[None]]
+
+
+@dataclass
+class _Lane:
+    queue: asyncio.Queue[tuple[Delivery, asyncio.Future[Outcome]]]
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class WebhookDispatcher:
+    """Deliveries to the subscriptions, each subscription on its own lane."""
+
+    subscriptions: Sequence[Subscription]
+    send: Send
+    dead_letter: DeadLetter
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    queue_size: int = 10_000  # per subscription; a full lane makes submit() wait
+    seed: int | None = None
+    _lanes: dict[str, _Lane] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    async def submit(self, alert: Alert) -> list[asyncio.Future[Outcome]]:
+        """Queue ``alert`` for every matching subscription; one future per delivery."""
+        body = alert.model_dump_json().encode()
+        futures = []
+        for subscription in self.subscriptions:
+            if not matches(subscription, alert):
+                continue
+            lane = self._lane(subscription)
+            future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+            await lane.queue.put((Delivery(subscription, alert, body), future))
+            futures.append(future)
+        return futures
+
+    def _lane(self, subscription: Subscription) -> _Lane:
+        lane = self._lanes.get(subscription.id)
+        if lane is None:
+            lane = _Lane(asyncio.Queue(self.queue_size))
+            lane.task = asyncio.create_task(self._run(lane), name=f"deliver-{subscription.id}")
+            self._lanes[subscription.id] = lane
+        return lane
+
+    async def _run(self, lane: _Lane) -> None:
+        while True:
+            delivery, future = await lane.queue.get()
+            outcome = await self._deliver(delivery)
+            if not outcome.delivered:
+                await self.dead_letter(delivery, outcome)
+            if not future.done():
+                future.set_result(outcome)
+            lane.queue.task_done()
+
+    async def _deliver(self, delivery: Delivery) -> Outcome:
+        last_error = ""
+        for attempt in range(1, self.policy.max_tries + 1):
+            try:
+                await self.send(delivery)
+                return Outcome(True, attempt)
+            except Exception as exc:  # any failure of the receiver is retried
+                last_error = f"{type(exc).__name__}: {exc}"
+            if attempt < self.policy.max_tries:
+                await asyncio.sleep(self.policy.delay(attempt, self._rng))
+        return Outcome(False, self.policy.max_tries, last_error)
+
+    async def close(self) -> None:
+        """Stop the senders (what is still queued is not delivered: its offsets were not
+        committed, so a restart delivers it)."""
+        for lane in self._lanes.values():
+            if lane.task is not None:
+                lane.task.cancel()
+        await asyncio.gather(
+            *(lane.task for lane in self._lanes.values() if lane.task), return_exceptions=True
+        )
