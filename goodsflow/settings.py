@@ -71,6 +71,10 @@ class DeliverySettings(BaseModel):
 
     # the task forces' subscriptions, with their webhook secrets (created owner-only)
     subscriptions: Path = Path(".goodsflow/subscriptions.db")
+    max_tries: int = Field(default=8, ge=1, le=100)  # then the dead-letter topic
+    attempt_timeout_s: float = Field(default=10.0, gt=0)
+    backoff_base_s: float = Field(default=0.5, gt=0)
+    backoff_cap_s: float = Field(default=60.0, gt=0)
 
 
 class DetectionSettings(BaseModel):

@@ -19,6 +19,7 @@ PARTITIONS = 6
 CHECKPOINT_EVENTS = "checkpoint-events"
 CHECKPOINT_EVENTS_DLQ = "checkpoint-events-dlq"
 ALERTS = "alerts"
+ALERTS_DELIVERY_DLQ = "alerts-delivery-dlq"
 SHIPMENT_STATE_TABLE = "shipment-state"
 # Faust names a table's changelog topic "<app id>-<table name>-changelog".
 SHIPMENT_STATE_CHANGELOG = f"{APP_ID}-{SHIPMENT_STATE_TABLE}-changelog"
@@ -37,6 +38,7 @@ TOPICS = (
     TopicSpec(CHECKPOINT_EVENTS, configs={"retention.ms": str(4 * WEEK_MS)}),
     TopicSpec(CHECKPOINT_EVENTS_DLQ, configs={"retention.ms": str(8 * WEEK_MS)}),
     TopicSpec(ALERTS, configs={"retention.ms": str(8 * WEEK_MS)}),
+    TopicSpec(ALERTS_DELIVERY_DLQ, configs={"retention.ms": str(8 * WEEK_MS)}),
     TopicSpec(SHIPMENT_STATE_CHANGELOG, configs={"cleanup.policy": "compact"}),
 )
 

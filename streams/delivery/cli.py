@@ -128,3 +128,14 @@ def tail(
                 shown += 1
                 if count is not None and shown >= count:
                     return
+
+
+@alerts_group.command("deliver")
+def deliver() -> None:
+    """POST alerts to the subscribed webhooks, signed (until Ctrl-C or SIGTERM)."""
+    import logging
+
+    from streams.delivery.process import main
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    main(load_settings())

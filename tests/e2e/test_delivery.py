@@ -1,0 +1,156 @@
+"""`goodsflow alerts deliver` as a real process between the real Kafka and real local HTTP
+receivers: one that verifies every signature and refuses the first tries of each delivery
+(retries, order, no loss), one that never answers (dead letters with the last error; it has
+a lane of its own, so the first receiver does not wait for it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from kafka import KafkaProducer
+
+from schemas import VIETNAM_TZ, Alert, Evidence, Rule, alert_id_for, load_registry
+from streams.delivery import SignatureError, SubscriptionStore, verify
+from streams.delivery.signing import HEADER
+from streams.readers import TopicTail
+from streams.topics import ALERTS, ALERTS_DELIVERY_DLQ
+from tests.factories import unique
+
+WHEN = datetime(2026, 11, 25, 8, tzinfo=VIETNAM_TZ)
+
+
+class Receiver:
+    """A webhook receiver on a real port, in a thread."""
+
+    def __init__(self, secret: str = "", refuse_first: int = 0, hang: bool = False) -> None:
+        self.secret, self.refuse_first, self.hang = secret, refuse_first, hang
+        self.tries: dict[str, int] = {}
+        self.accepted: list[tuple[str, int]] = []
+        self.bad_signatures: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.hang:
+                    time.sleep(5)  # longer than the sender's attempt timeout
+                    return
+                try:
+                    verify(receiver.secret, self.headers.get(HEADER), body)
+                except SignatureError as exc:
+                    receiver.bad_signatures.append(str(exc))
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                delivery = self.headers["X-Goodsflow-Delivery-Id"]
+                n = receiver.tries[delivery] = receiver.tries.get(delivery, 0) + 1
+                if n <= receiver.refuse_first:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                alert = json.loads(body)
+                receiver.accepted.append((alert["shipment_id"], alert["revision"]))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def _alert(shipment_id: str, localities: list[str], revision: int = 1) -> Alert:
+    return Alert(
+        alert_id=alert_id_for(shipment_id, Rule.WEIGHT_CHANGE), revision=revision,
+        rule=Rule.WEIGHT_CHANGE, severity=75, severity_factors={"weight_change": 75},
+        shipment_id=shipment_id, localities=localities,
+        evidence=[Evidence(event_id=unique("EV"), checkpoint_id="LS-HUUNGHI", occurred_at=WHEN)],
+        explanation_vi="Khối lượng thay đổi", explanation_en="Weight changed", raised_at=WHEN,
+    )  # fmt: skip
+
+
+def _wait(check, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_signed_deliveries_retried_in_order_and_dead_lettered(settings, topics, tmp_path):
+    subs = SubscriptionStore(tmp_path / "subs.db", load_registry())
+    healthy = Receiver(refuse_first=2)
+    hung = Receiver(hang=True)
+    healthy.secret = subs.add("LS team", "LS", healthy.url).secret
+    hung_sub = subs.add("LS backup", "LS", hung.url)
+    env = {
+        **os.environ,
+        "GOODSFLOW_DELIVERY__SUBSCRIPTIONS": str(subs.path),
+        "GOODSFLOW_DELIVERY__MAX_TRIES": "3",
+        "GOODSFLOW_DELIVERY__ATTEMPT_TIMEOUT_S": "1",
+        "GOODSFLOW_DELIVERY__BACKOFF_BASE_S": "0.2",
+        "GOODSFLOW_DELIVERY__BACKOFF_CAP_S": "0.5",
+    }
+    log = (tmp_path / "deliver.log").open("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "goodsflow", "alerts", "deliver"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        _wait(lambda: "delivering alerts" in (tmp_path / "deliver.log").read_text(), 60, "start")
+        ours = [unique("SHP") for _ in range(3)]
+        elsewhere = unique("SHP")
+        sent = [  # one shipment's alert twice (a new revision): those two must stay in order
+            _alert(ours[0], ["LS"]),
+            _alert(elsewhere, ["QN"]),  # no subscription for Quang Ninh
+            _alert(ours[1], ["LS", "HN"]),
+            _alert(ours[0], ["LS"], revision=2),
+            _alert(ours[2], ["HN", "LS"]),
+        ]
+        expected = [(a.shipment_id, a.revision) for a in sent if a.shipment_id in ours]
+
+        def dead_ours(records) -> list[dict]:
+            values = [json.loads(r.value) for r in records]
+            return [v for v in values if v["alert"]["shipment_id"] in ours]
+
+        with TopicTail(settings.bootstrap_servers, ALERTS_DELIVERY_DLQ) as dlq:
+            producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers)
+            for alert in sent:
+                key, value = alert.shipment_id.encode(), alert.model_dump_json().encode()
+                producer.send(ALERTS, key=key, value=value)
+            producer.flush()
+            producer.close()
+
+            def accepted_ours() -> list[tuple[str, int]]:
+                # the group may also hand over alerts an earlier run left uncommitted
+                return [a for a in healthy.accepted if a[0] in ours]
+
+            _wait(lambda: len(accepted_ours()) >= len(expected), 60, "the healthy receiver")
+            dead = dead_ours(dlq.collect(lambda rs: len(dead_ours(rs)) >= len(expected), 90))
+        # each delivery accepted once; one shipment's revisions in order; nothing else
+        assert sorted(accepted_ours()) == sorted(expected)
+        first = [rev for sid, rev in accepted_ours() if sid == ours[0]]
+        assert first == [1, 2]
+        assert all(n == 3 for n in healthy.tries.values())  # two refusals, then accepted, each
+        assert healthy.bad_signatures == []
+        assert sorted((d["alert"]["shipment_id"], d["revision"]) for d in dead) == sorted(expected)
+        assert {d["subscription_id"] for d in dead} == {hung_sub.id}
+        assert all(d["attempts"] == 3 and "Timeout" in d["last_error"] for d in dead)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        healthy.close()
+        hung.close()
+    assert proc.returncode == 0, (tmp_path / "deliver.log").read_text()
