@@ -233,7 +233,7 @@ SET x.corrected_event_id = row.corrected_event_id, x.reason = row.reason,
     x.occurred_at = datetime(row.occurred_at), x.corrective_event_ids = row.corrective_event_ids,
     x.checkpoint_id = row.checkpoint_id, x.note = row.note
 MERGE (s:Shipment {shipment_id: row.shipment_id})
-MERGE (x)-[:CORRECTS]->(s)
+MERGE (x)-[:CORRECTS {event_id: row.event_id}]->(s)
 WITH s, row
 CALL (s, row) {
     OPTIONAL MATCH (s)-[r:PASSED|PLANNED_STOP|INSPECTED_AT|TRANSFERRED_TO|DESTINED_FOR

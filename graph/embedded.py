@@ -21,6 +21,11 @@ from graph.projection import GraphRows, Row, project, reference_rows
 from schemas import Alert, Event, Registry
 
 Node = tuple[str, str]  # (label, key)
+# Relationships a correction marks retracted (as graph/cypher.py does); the Seizure node
+# itself is marked too.
+RETRACTABLE = frozenset(
+    {"PASSED", "PLANNED_STOP", "INSPECTED_AT", "TRANSFERRED_TO", "DESTINED_FOR"}
+)
 
 
 class EmbeddedGraph:
@@ -70,7 +75,7 @@ class EmbeddedGraph:
             self._by_event[event_id].append((u, v, key))
         data = self.g.edges[u, v, key]
         data.update(props)
-        if type_ not in ("SHIPPED_BY", "CONSIGNED_TO", "CARRIED_BY", "DRIVEN_BY", "CONTAINS"):
+        if type_ in RETRACTABLE:
             by = self._corrected.get(event_id)
             data["retracted"], data["retracted_by"] = by is not None, by
 
@@ -168,14 +173,7 @@ class EmbeddedGraph:
         self._corrected[target] = by
         for u, v, key in self._by_event.get(target, []):
             data = self.g.edges[u, v, key]
-            if data["type"] in (
-                "PASSED",
-                "PLANNED_STOP",
-                "INSPECTED_AT",
-                "TRANSFERRED_TO",
-                "DESTINED_FOR",
-                "SEIZED_FROM",
-            ):
+            if data["type"] in RETRACTABLE:
                 data["retracted"], data["retracted_by"] = True, by
         for node, props in self.g.nodes(data=True):
             if node[0] == "Seizure" and props.get("event_id") == target:
@@ -203,4 +201,6 @@ class EmbeddedGraph:
         s = self._node("Shipment", row["shipment_id"])
         self.g.add_edge(a, s, key="FLAGS", type="FLAGS", alert_id=row["alert_id"])
         for code in row["localities"]:
-            self.g.add_edge(a, ("Locality", code), key="INVOLVES", type="INVOLVES")
+            self.g.add_edge(
+                a, ("Locality", code), key="INVOLVES", type="INVOLVES", alert_id=row["alert_id"]
+            )

@@ -22,6 +22,7 @@ from graph.queries import (
     check_kind,
     check_max_hops,
     check_place,
+    digest,
     entity_key,
     path_order,
     walk,
@@ -33,6 +34,7 @@ from graph.results import (
     ConnectionPath,
     EntityKind,
     Flow,
+    GraphDigest,
     GraphLink,
     GraphNode,
     Hotspot,
@@ -235,6 +237,39 @@ class EmbeddedQueries:
         ]
         spots.sort(key=lambda h: (-h.score, h.id))
         return spots[offset : offset + limit]
+
+    def digest(self, shipment_ids: list[str]) -> GraphDigest:
+        """The same digest as Neo4jQueries.digest, from memory."""
+        wanted = [("Shipment", sid) for sid in shipment_ids if ("Shipment", sid) in self.g]
+        edges: dict[tuple[Node, Node, str], dict[str, Any]] = {}
+
+        def around(node: Node) -> list[Node]:
+            found = []
+            for u, v, key, data in [
+                *self.g.out_edges(node, keys=True, data=True),
+                *self.g.in_edges(node, keys=True, data=True),
+            ]:
+                edges[(u, v, key)] = data
+                found.append(v if u == node else u)
+            return found
+
+        for s in wanted:
+            for n in around(s):
+                if n[0] in ("Seizure", "Alert"):
+                    around(n)
+        rows = [
+            {
+                "type": data["type"],
+                "start_label": u[0],
+                "start_key": u[1],
+                "end_label": v[0],
+                "end_key": v[1],
+                "made_by": data.get("event_id") or data.get("alert_id"),
+                "retracted": bool(data.get("retracted")),
+            }
+            for (u, v, _), data in edges.items()
+        ]
+        return digest(rows)
 
     def shipment_entities(
         self, since: datetime, until: datetime, cap: int = 500_000

@@ -17,6 +17,9 @@ Conventions shared by both backends:
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, LiteralString
@@ -43,6 +46,7 @@ from graph.results import (
     ConnectionPath,
     EntityKind,
     Flow,
+    GraphDigest,
     GraphLink,
     GraphNode,
     Hotspot,
@@ -75,6 +79,63 @@ ENTITY_RELATIONSHIPS = (
 )
 MAX_HOPS = 4
 MAX_PATH_HOPS = 8
+
+
+# Every label's identifying property (reference nodes too), for digests.
+NODE_KEYS: dict[str, str] = {
+    **{label: key for label, key in ENTITY_KEYS.values()},
+    "Checkpoint": "checkpoint_id",
+    "Locality": "code",
+    "GoodsCategory": "code",
+    "Alert": "alert_id",
+    "Correction": "event_id",
+}
+
+
+def _any_key_of(var: str) -> str:
+    cases = " ".join(f"WHEN '{label}' THEN {var}.{key}" for label, key in NODE_KEYS.items())
+    return f"CASE labels({var})[0] {cases} END"
+
+
+# The relationships around some shipments, and around the seizures and alerts about them:
+# what a digest of "their" graph covers.
+AROUND_SHIPMENTS_QUERY: LiteralString = (  # built from constants only
+    "MATCH (s:Shipment) WHERE s.shipment_id IN $ids "
+    "MATCH (s)-[r]-(n) "
+    "WITH collect(r) AS near, collect(DISTINCT n) AS ns "
+    "UNWIND ns AS n "
+    "OPTIONAL MATCH (n)-[r2]-() WHERE n:Seizure OR n:Alert "
+    "WITH near, collect(r2) AS far "
+    "UNWIND near + far AS r "
+    "WITH DISTINCT r "
+    "RETURN type(r) AS type, labels(startNode(r))[0] AS start_label, "
+    f"{_any_key_of('startNode(r)')} AS start_key, labels(endNode(r))[0] AS end_label, "
+    f"{_any_key_of('endNode(r)')} AS end_key, coalesce(r.event_id, r.alert_id) AS made_by, "
+    "coalesce(r.retracted, false) AS retracted"
+)
+
+
+def digest(rows: list[dict[str, Any]]) -> GraphDigest:
+    """Counts and a canonical SHA-256 of relationships (type, both ends, the event or alert
+    that made it, retracted or not)."""
+    canon = sorted(
+        (
+            r["type"],
+            r["start_label"],
+            str(r["start_key"]),
+            r["end_label"],
+            str(r["end_key"]),
+            str(r["made_by"] or ""),
+            bool(r["retracted"]),
+        )
+        for r in rows
+    )
+    nodes = {(c[1], c[2]) for c in canon} | {(c[3], c[4]) for c in canon}
+    return GraphDigest(
+        nodes=dict(sorted(Counter(label for label, _ in nodes).items())),
+        relationships=dict(sorted(Counter(c[0] for c in canon).items())),
+        sha256=hashlib.sha256(json.dumps(canon).encode()).hexdigest(),
+    )
 
 
 def _key_of(var: str) -> str:
@@ -339,6 +400,10 @@ class Neo4jQueries:
         query = HOTSPOTS_BY_CHECKPOINT_QUERY if by == "checkpoint" else HOTSPOTS_BY_LOCALITY_QUERY
         rows = self._read(query, since=since, until=until, limit=limit, offset=offset)
         return [Hotspot(**r) for r in rows]
+
+    def digest(self, shipment_ids: list[str]) -> GraphDigest:
+        """A digest of the graph around these shipments (graph.queries.digest)."""
+        return digest(self._read(AROUND_SHIPMENTS_QUERY, ids=shipment_ids))
 
     def shipment_entities(
         self, since: datetime, until: datetime, cap: int = 500_000

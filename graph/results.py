@@ -144,6 +144,15 @@ class ShipmentTrace(_Result):
         return {"type": "FeatureCollection", "features": features}
 
 
+class GraphDigest(_Result):
+    """Nodes by label, relationships by type and a canonical SHA-256 of a part of the
+    graph: equal digests mean the same facts, whichever store holds them."""
+
+    nodes: dict[str, int]
+    relationships: dict[str, int]
+    sha256: str
+
+
 class ShipmentEntities(_Result):
     """A declared shipment's parties, vehicle and driver, for the ring analytics."""
 
