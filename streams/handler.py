@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from schemas import Alert, Event, Registry
+from schemas import Alert, Event, Registry, SeizureRecorded, ShipmentDeclared
 from streams.config import DetectionConfig
 from streams.context import DetectionContext
 from streams.engine import Outcome, advance, judge_context, process, waits_for_context
@@ -136,7 +136,8 @@ class DetectionHandler:
             self.context,
         )
         self._keep(outcome)
-        self.context.add_state(outcome.state)
+        if isinstance(event, ShipmentDeclared | SeizureRecorded):  # what the context indexes
+            self.context.add_state(outcome.state)
         if outcome.judged:
             self._schedule(partition, outcome.state.shipment_id, outcome.deadline)
             self._await_context(partition, outcome.state)

@@ -59,33 +59,27 @@ def linked_to_offender(view: View) -> Finding | None:
     if decl is None or ctx is None or not decl.entities:
         return None
     before, sid = decl.occurred_at, state.shipment_id
-    direct: list[tuple[Entity, SeizureRef]] = []
-    for entity in decl.entities:
+
+    def earlier_seizure(entity: Entity) -> SeizureRef | None:
         refs = [r for r in ctx.seizures_of(entity, before) if r.shipment_id != sid]
-        if refs:
-            direct.append((entity, refs[0]))
+        return refs[0] if refs else None
+
+    direct = [(e, ref) for e in decl.entities if (ref := earlier_seizure(e)) is not None]
     if direct:
         direct.sort(key=lambda link: (link[1], link[0]))
         shown = direct[: cfg.max_links]
-        evidence = [_declared(decl, "declared with " + ", ".join(_name(e) for e, _ in shown))]
-        for entity, ref in shown:
-            if all(ev.event_id != ref.event_id for ev in evidence):
-                evidence.append(_implicating(ref, entity))
         entity, ref = shown[0]
-        return Finding(
-            rule=Rule.LINKED_TO_OFFENDER,
-            evidence=evidence,
-            severity_factors={
-                "implicated_in_seizure": cfg.direct,
-                **_extra(len(direct), cfg.per_extra_link),
-                **health_factor(decl, config),
-            },
-            localities=localities_of(view.registry, decl, evidence),
-            explanation_vi=(
+        return _linked(
+            view,
+            decl,
+            [_implicating(r, e) for e, r in shown],
+            [e for e, _ in shown],
+            {"implicated_in_seizure": cfg.direct, **_extra(len(direct), cfg.per_extra_link)},
+            vi=(
                 f"Lô hàng {sid} có {_name_vi(entity)} liên quan đến vụ bắt giữ "
                 f"{ref.seizure_id} (lô {ref.shipment_id}) trước đó."
             ),
-            explanation_en=(
+            en=(
                 f"Shipment {sid} travels with {_name(entity)}, implicated in the earlier "
                 f"seizure {ref.seizure_id} (shipment {ref.shipment_id})."
             ),
@@ -95,16 +89,16 @@ def linked_to_offender(view: View) -> Finding | None:
         for other, sighting in ctx.seen_with(entity, before):
             if sighting.shipment_id == sid or other in decl.entities:
                 continue
-            refs = [r for r in ctx.seizures_of(other, before) if r.shipment_id != sid]
-            if refs:
-                hops.append((refs[0], sighting, entity, other))
+            ref = earlier_seizure(other)
+            if ref is not None:
+                hops.append((ref, sighting, entity, other))
     if not hops:
         return None
     hops.sort()
     shown_hops = hops[: cfg.max_links]
-    evidence = [_declared(decl, "declared with " + ", ".join(_name(h[2]) for h in shown_hops))]
+    facts = []
     for ref, sighting, entity, other in shown_hops:
-        evidence.append(
+        facts.append(
             Evidence(
                 event_id=sighting.event_id,
                 checkpoint_id=sighting.checkpoint_id,
@@ -113,27 +107,48 @@ def linked_to_offender(view: View) -> Finding | None:
                 shipment_id=sighting.shipment_id,
             )
         )
-        evidence.append(_implicating(ref, other))
-    evidence = list({ev.event_id: ev for ev in evidence}.values())
+        facts.append(_implicating(ref, other))
     ref, sighting, entity, other = shown_hops[0]
-    return Finding(
-        rule=Rule.LINKED_TO_OFFENDER,
-        evidence=evidence,
-        severity_factors={
-            "linked_through_one_hop": cfg.one_hop,
-            **_extra(len(hops), cfg.per_extra_link),
-            **health_factor(decl, config),
-        },
-        localities=localities_of(view.registry, decl, evidence),
-        explanation_vi=(
+    return _linked(
+        view,
+        decl,
+        facts,
+        [h[2] for h in shown_hops],
+        {"linked_through_one_hop": cfg.one_hop, **_extra(len(hops), cfg.per_extra_link)},
+        vi=(
             f"Lô hàng {sid} có {_name_vi(entity)}, từng đi cùng {_name_vi(other)} "
             f"(lô {sighting.shipment_id}), bị liên quan đến vụ bắt giữ {ref.seizure_id}."
         ),
-        explanation_en=(
+        en=(
             f"Shipment {sid} travels with {_name(entity)}, who was declared together with "
             f"{_name(other)} (shipment {sighting.shipment_id}), implicated in the seizure "
             f"{ref.seizure_id}."
         ),
+    )
+
+
+def _linked(
+    view: View,
+    decl: Declaration,
+    facts: list[Evidence],
+    declared_with: list[Entity],
+    factors: dict[str, int],
+    vi: str,
+    en: str,
+) -> Finding:
+    """The finding of linked_to_offender: the declaration, then each fact once (the first
+    time it comes up)."""
+    evidence: dict[str, Evidence] = {}
+    for ev in [_declared(decl, "declared with " + ", ".join(map(_name, declared_with))), *facts]:
+        evidence.setdefault(ev.event_id, ev)
+    kept = list(evidence.values())
+    return Finding(
+        rule=Rule.LINKED_TO_OFFENDER,
+        evidence=kept,
+        severity_factors={**factors, **health_factor(decl, view.config)},
+        localities=localities_of(view.registry, decl, kept),
+        explanation_vi=vi,
+        explanation_en=en,
     )
 
 
