@@ -20,9 +20,21 @@ from graph.analytics import find_rings
 from graph.embedded import EmbeddedGraph
 from graph.embedded_queries import EmbeddedQueries
 from producers.simulation import SimulationConfig, Simulator
-from schemas import Alert, AlertStatus, Registry, load_registry, parse_event
+from schemas import Alert, AlertStatus, CaseStep, Registry, load_registry, parse_event
 
 GRAPH_BATCH = 500  # events per graph write, as the worker's graph sink batches them
+
+
+class EmbeddedCases:
+    """Publishes case steps straight into the embedded pipeline, in the worker's order:
+    detection first, then the graph (graph.cases.CaseDesk takes it as ``publish``)."""
+
+    def __init__(self, detector: InProcessDetection, graph: EmbeddedGraph) -> None:
+        self.detector, self.graph = detector, graph
+
+    def __call__(self, step: CaseStep) -> None:
+        self.detector.handle_case(step)
+        self.graph.write(steps=[step])
 
 
 def run_embedded_demo(shipments: int, seed: int, lang: str, output: Path) -> None:

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from producers.simulation import SCENARIO_RULES, SimulationConfig, Simulator
 from producers.simulation.generator import SimulatedEvent
-from schemas import Alert, AlertStatus, Event, load_registry, parse_event
+from schemas import Alert, AlertStatus, CaseStep, Event, load_registry, parse_event
 from streams import DetectionConfig, load_detection_config
 from streams.handler import DetectionHandler, DictStore, ListSink
 from streams.rules import RULES
@@ -106,6 +106,11 @@ class InProcessDetection:
         self.handler.handle(event, partition_for(event.shipment_id))
         self.events += 1
         return self._sink.drain()
+
+    def handle_case(self, step: CaseStep) -> None:
+        """A task force's step on an alert, as the worker's case agent gives it to the
+        handler."""
+        self.handler.handle_case(step)
 
 
 def evaluate(sim_config: SimulationConfig, detection: DetectionConfig) -> Evaluation:

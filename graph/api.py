@@ -6,7 +6,11 @@ OpenAPI document is at ``/openapi.json`` and browsable at ``/docs``.
 Every route but ``/health``, ``/ready`` and the OpenAPI pages needs
 ``Authorization: Bearer <token>`` with one of the configured tokens. Errors are JSON,
 ``{"error": <kind>, "message": <text>}``: 401 without a valid token, 404 for an unknown
-id, 422 for a bad parameter, 503 when Neo4j cannot answer; never a stack trace. Times in
+id, 409 for a case step that does not fit the case (closed already, say), 422 for a bad
+parameter, 503 when Neo4j (or, for case steps, Kafka) cannot answer; never a stack trace.
+
+The task forces' case steps (``POST /alerts/{id}/acknowledge|transfer|close``) record the
+person named in the body and the token used (as a short hash, graph.cases.token_print). Times in
 answers keep each event's own offset; a time given without an offset is Vietnam time.
 
 Example:
@@ -21,12 +25,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from graph.cases import CaseDesk, CaseReceipt, token_print
 from graph.embedded_queries import EmbeddedQueries
 from graph.exceptions import GraphUnavailable, NotFound, QueryError
 from graph.queries import MAX_HOPS, MAX_PATH_HOPS, Neo4jQueries
@@ -39,9 +44,11 @@ from graph.results import (
     Hotspot,
     Neighbourhood,
     Passage,
+    RuleOutcomes,
     ShipmentTrace,
 )
-from schemas import VIETNAM_TZ, GoodsCategory, Registry
+from producers.exceptions import PublishError
+from schemas import VIETNAM_TZ, CaseAction, CaseConflict, CaseOutcome, GoodsCategory, Registry
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +103,18 @@ class _TokenCheck:
 
     def __call__(
         self, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
-    ) -> None:
+    ) -> str:
+        """The caller's token print (for the case record)."""
         given = (credentials.credentials if credentials else "").encode()
         if not any(hmac.compare_digest(given, token) for token in self.accepted):
             raise ApiError(401, "unauthorised", "a valid bearer token is required")
+        return "api:" + token_print(given.decode())
+
+
+Actor = Annotated[
+    str, Body(min_length=1, max_length=200, description="the person acting, as the record shows")
+]
+Note = Annotated[str, Body(max_length=2000)]
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_ROWS)]
@@ -112,6 +127,7 @@ def create_app(
     tokens: Sequence[str],
     checks: dict[str, Callable[[], bool]],
     registry: Registry | None = None,
+    cases: CaseDesk | None = None,
 ) -> FastAPI:
     """The API over ``queries`` (Neo4j, or the embedded store).
 
@@ -120,6 +136,7 @@ def create_app(
         tokens: accepted bearer tokens (at least one).
         checks: readiness checks by name (``neo4j``, ``kafka``), each True when it answers.
         registry: the reference registry, for GeoJSON routes.
+        cases: where case steps go; without it they answer 503.
     """
     if not tokens:
         raise ValueError("the API needs at least one token")
@@ -147,6 +164,16 @@ def create_app(
     @app.exception_handler(QueryError)
     def _bad_query(_: Request, exc: QueryError) -> JSONResponse:
         return JSONResponse({"error": "invalid_parameter", "message": str(exc)}, status_code=422)
+
+    @app.exception_handler(CaseConflict)
+    def _conflict(_: Request, exc: CaseConflict) -> JSONResponse:
+        return JSONResponse({"error": "case_conflict", "message": str(exc)}, status_code=409)
+
+    @app.exception_handler(PublishError)
+    def _unpublished(_: Request, exc: PublishError) -> JSONResponse:
+        log.error("case step not published: %s", exc)
+        body = {"error": "kafka_unavailable", "message": f"the step was not recorded: {exc}"}
+        return JSONResponse(body, status_code=503)
 
     @app.exception_handler(GraphUnavailable)
     def _unavailable(_: Request, exc: GraphUnavailable) -> JSONResponse:
@@ -281,18 +308,21 @@ def create_app(
     def alerts(
         locality: str | None = None,
         status: Literal["open", "withdrawn"] | None = None,
+        case_status: Literal["new", "acknowledged", "transferred", "closed"] | None = None,
         rule: str | None = None,
         since: Since = None,
         until: Since = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> list[AlertRecord]:
-        """Alerts, newest first; ``locality`` gives a task force its list."""
+        """Alerts, newest first; ``locality`` gives a task force its list (the alerts that
+        involve it, and those transferred to it)."""
         if locality is not None and locality not in reg.localities:
             raise NotFound(f"locality {locality} is not in the registry")
         return queries.alerts(
             locality=locality,
             status=status,
+            case_status=case_status,
             rule=rule,
             since=_when("since", since),
             until=_when("until", until),
@@ -302,8 +332,68 @@ def create_app(
 
     @app.get("/alerts/{alert_id}", dependencies=auth, tags=["alerts"])
     def alert(alert_id: str) -> AlertDetail:
-        """One alert: severity factors, explanations, and every fact of its evidence."""
+        """One alert: severity factors, explanations, every fact of its evidence, and its
+        case (status, outcome, the locality it was transferred to, every step)."""
         return queries.alert(alert_id)
+
+    # -- the case workflow --------------------------------------------------------------------
+    def _act(alert_id: str, action: CaseAction, via: str, **fields: Any) -> JSONResponse:
+        if cases is None:
+            raise ApiError(503, "cases_unavailable", "this API takes no case steps")
+        receipt: CaseReceipt = cases.act(alert_id, action, via=via, **fields)
+        return JSONResponse(
+            receipt.model_dump(mode="json"), status_code=200 if receipt.landed else 202
+        )
+
+    Caller = Annotated[str, Depends(authorised)]
+    answers: dict[int | str, dict[str, Any]] = {
+        200: {"model": CaseReceipt, "description": "recorded, and shown in the graph"},
+        202: {"model": CaseReceipt, "description": "recorded; not in the graph yet"},
+        409: {"description": "the case is closed, or the step repeats its state"},
+    }
+
+    @app.post("/alerts/{alert_id}/acknowledge", tags=["cases"], responses=answers)
+    def acknowledge(alert_id: str, caller: Caller, actor: Actor, note: Note = "") -> JSONResponse:
+        """The task force has the alert in hand."""
+        return _act(alert_id, CaseAction.ACKNOWLEDGE, caller, actor=actor, note=note)
+
+    @app.post("/alerts/{alert_id}/transfer", tags=["cases"], responses=answers)
+    def transfer(
+        alert_id: str,
+        caller: Caller,
+        actor: Actor,
+        to_locality: Annotated[str, Body(description="the receiving locality's code")],
+        note: Annotated[str, Body(min_length=1, max_length=2000)],
+    ) -> JSONResponse:
+        """Hand the alert to another locality's task force, with a note for them; it then
+        shows in that locality's list."""
+        return _act(
+            alert_id, CaseAction.TRANSFER, caller, actor=actor, note=note, to_locality=to_locality
+        )
+
+    @app.post("/alerts/{alert_id}/close", tags=["cases"], responses=answers)
+    def close(
+        alert_id: str,
+        caller: Caller,
+        actor: Actor,
+        outcome: Annotated[CaseOutcome, Body()],
+        note: Note = "",
+    ) -> JSONResponse:
+        """Close the case: ``confirmed`` (counts as an incident on the alert's corridors
+        for high_risk_corridor) or ``false_alarm``."""
+        return _act(alert_id, CaseAction.CLOSE, caller, actor=actor, note=note, outcome=outcome)
+
+    @app.get("/outcomes", dependencies=auth, tags=["cases"])
+    def outcomes(
+        since: Since = None, until: Since = None, locality: str | None = None
+    ) -> list[RuleOutcomes]:
+        """Per rule: cases closed in ``[since, until)`` (by closing time) as confirmed and as
+        false alarms, and the precision they give; of one locality's alerts, or all."""
+        if locality is not None and locality not in reg.localities:
+            raise NotFound(f"locality {locality} is not in the registry")
+        return queries.outcomes(
+            since=_when("since", since), until=_when("until", until), locality=locality
+        )
 
     # -- links between entities ------------------------------------------------------------
     @app.get("/entities/{kind}/{key}/neighbourhood", dependencies=auth, tags=["links"])

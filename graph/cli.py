@@ -98,7 +98,7 @@ def _page(default: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 
 @contextmanager
-def _queries() -> Iterator[Neo4jQueries]:
+def open_queries() -> Iterator[Neo4jQueries]:
     settings = load_settings()
     with neo4j_driver(settings) as driver:
         try:
@@ -163,7 +163,7 @@ def _place(checkpoint_id: str) -> str:
 @_output
 def trace(shipment_id: str, limit: int, geojson: bool, fmt: str) -> None:
     """A shipment's route in order, with its alerts (times in Vietnam time)."""
-    with _queries() as q:
+    with open_queries() as q:
         result = q.trace(shipment_id, limit=limit)
     if geojson:
         click.echo(json.dumps(result.geojson(load_registry()), ensure_ascii=False, indent=2))
@@ -201,7 +201,7 @@ def passed(
     fmt: str,
 ) -> None:
     """What passed a checkpoint or a locality in a time window."""
-    with _queries() as q:
+    with open_queries() as q:
         rows = q.passed(
             since,
             until,
@@ -224,7 +224,7 @@ def flows(
     category: str | None, since: datetime, until: datetime, limit: int, offset: int, fmt: str
 ) -> None:
     """Locality-to-locality movements by goods category in a window, busiest first."""
-    with _queries() as q:
+    with open_queries() as q:
         rows = q.flows(since, until, category=category, limit=limit, offset=offset)
     columns = ["from_locality", "to_locality", "category", "shipments", "weight_kg"]
     _emit(_dump(rows), fmt, columns)
@@ -237,7 +237,7 @@ def flows(
 @_output
 def hotspots(by: str, since: datetime, until: datetime, limit: int, offset: int, fmt: str) -> None:
     """Checkpoints or localities ranked by open alerts and seizures in a window."""
-    with _queries() as q:
+    with open_queries() as q:
         rows = q.hotspots(since, until, by=by, limit=limit, offset=offset)
     _emit(_dump(rows), fmt, ["kind", "id", "alerts", "seizures"])
 
@@ -253,7 +253,7 @@ KINDS = click.Choice([k for k in ENTITY_KEYS if k != "seizure"])
 @_output
 def neighbours(kind: str, key: str, hops: int, limit: int, fmt: str) -> None:
     """Everything within HOPS relationships of a party, vehicle, driver or shipment."""
-    with _queries() as q:
+    with open_queries() as q:
         result = q.neighbourhood(kind, key, hops=hops, limit=limit)  # type: ignore[arg-type]
     if fmt == "json":
         click.echo(result.model_dump_json(indent=2))
@@ -274,7 +274,7 @@ def neighbours(kind: str, key: str, hops: int, limit: int, fmt: str) -> None:
 @_output
 def connect(kind_a: str, key_a: str, kind_b: str, key_b: str, max_hops: int, fmt: str) -> None:
     """How two entities are connected: the shortest paths, with the event of each link."""
-    with _queries() as q:
+    with open_queries() as q:
         paths = q.connection((kind_a, key_a), (kind_b, key_b), max_hops=max_hops)  # type: ignore[arg-type]
     if fmt == "json":
         click.echo(json.dumps(_dump(paths), ensure_ascii=False, indent=2))
@@ -297,7 +297,7 @@ def rings(since: datetime, until: datetime, min_size: int, out: Path | None, top
     and open alerts, and the brokers between them (shipments declared in the window)."""
     from graph.analytics import find_rings
 
-    with _queries() as q:
+    with open_queries() as q:
         rows = q.shipment_entities(since, until)
     report = find_rings(rows, min_size=min_size)
     if out is not None:
@@ -323,6 +323,7 @@ def api(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from graph.api import create_app
+    from graph.cases import CaseDesk, kafka_publisher
     from stack.readiness import kafka_answers
 
     settings = load_settings()
@@ -338,7 +339,9 @@ def api(host: str | None, port: int | None) -> None:
             return False
 
     checks = {"neo4j": neo4j_answers, "kafka": lambda: kafka_answers(settings.bootstrap_servers)}
-    app = create_app(queries, tokens, checks, load_registry())
+    registry = load_registry()
+    cases = CaseDesk(queries, kafka_publisher(settings.bootstrap_servers), registry)
+    app = create_app(queries, tokens, checks, registry, cases)
     try:
         uvicorn.run(
             app,

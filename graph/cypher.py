@@ -3,7 +3,8 @@
 write rows arrive as ISO text and are read with ``datetime()`` (graph/writer.py says why).
 
 Provenance: ``event_ids`` on a node lists the events that created or changed it; each
-relationship carries the ``event_id`` (or ``alert_id``) that made it.
+relationship carries the ``event_id`` (or ``alert_id``, or a case step's ``step_id``) that
+made it.
 
 Corrections never delete: a retracted event's relationships get ``retracted = true`` and
 ``retracted_by``, whichever of the event and its correction is written first (the
@@ -30,6 +31,8 @@ SCHEMA_QUERIES = (
     "CREATE INDEX shipment_declared_at IF NOT EXISTS FOR (n:Shipment) ON (n.declared_at)",
     "CREATE INDEX seizure_event_id IF NOT EXISTS FOR (n:Seizure) ON (n.event_id)",
     "CREATE INDEX seizure_occurred_at IF NOT EXISTS FOR (n:Seizure) ON (n.occurred_at)",
+    "CREATE CONSTRAINT case_step_id IF NOT EXISTS FOR (n:CaseStep) REQUIRE n.step_id IS UNIQUE",
+    "CREATE INDEX alert_case_status IF NOT EXISTS FOR (n:Alert) ON (n.case_status)",
 )
 
 MERGE_LOCALITIES_QUERY = """
@@ -266,6 +269,40 @@ MATCH (l:Locality {code: code})
 MERGE (a)-[:INVOLVES {alert_id: row.alert_id}]->(l)
 """
 
+# A task force's step on an alert: kept as a CaseStep node, ON the alert (TO the locality a
+# transfer hands it to). The alert shows the latest step by (at, step_id), and the locality
+# of the latest transfer, whatever order the steps arrive in (schemas/cases.py,
+# case_after). A step may arrive before its alert (another topic): the alert node is then
+# made bare, and the queries skip alerts without a revision until detection's row comes.
+MERGE_CASE_STEPS_QUERY = """
+UNWIND $rows AS row
+MERGE (c:CaseStep {step_id: row.step_id})
+ON CREATE SET c.alert_id = row.alert_id, c.rule = row.rule, c.action = row.action,
+    c.actor = row.actor, c.via = row.via, c.at = datetime(row.at), c.note = row.note,
+    c.outcome = row.outcome, c.to_locality = row.to_locality,
+    c.from_locality = row.from_locality
+MERGE (a:Alert {alert_id: row.alert_id})
+MERGE (c)-[:ON {step_id: row.step_id}]->(a)
+WITH a, c, row, datetime(row.at) AS at
+CALL (a, row, at) {
+    WITH a, row, at
+    WHERE a.case_at IS NULL OR at > a.case_at
+       OR (at = a.case_at AND row.step_id > a.case_step_id)
+    SET a.case_status = row.status, a.case_outcome = row.outcome, a.case_at = at,
+        a.case_step_id = row.step_id, a.case_actor = row.actor
+}
+CALL (a, c, row, at) {
+    WITH a, c, row, at
+    WHERE row.to_locality IS NOT NULL
+    MATCH (l:Locality {code: row.to_locality})
+    MERGE (c)-[:TO {step_id: row.step_id}]->(l)
+    WITH a, row, at
+    WHERE a.assigned_at IS NULL OR at > a.assigned_at
+       OR (at = a.assigned_at AND row.step_id > a.assigned_step_id)
+    SET a.assigned_to = row.to_locality, a.assigned_at = at, a.assigned_step_id = row.step_id
+}
+"""
+
 # Statement order matters: nodes before the relationships that bind them.
 WRITE_QUERIES = {
     "declarations": MERGE_DECLARATIONS_QUERY,
@@ -279,6 +316,7 @@ WRITE_QUERIES = {
     "transfers": MERGE_TRANSFERS_QUERY,
     "corrections": MERGE_CORRECTIONS_QUERY,
     "alerts": MERGE_ALERTS_QUERY,
+    "case_steps": MERGE_CASE_STEPS_QUERY,
 }
 
 SHIPMENT_ROUTE_QUERY = """
@@ -399,25 +437,44 @@ ORDER BY alerts + seizures DESC, id
 SKIP $offset LIMIT $limit
 """
 
-# Alerts by locality (of the latest revision), status, rule and window; newest first.
+# Alerts by locality (of the latest revision, or the one it was last transferred to),
+# status, case status, rule and window; newest first.
 ALERTS_QUERY = """
 MATCH (a:Alert)
-WHERE ($status IS NULL OR coalesce(a.detection_status, 'open') = $status)
-  AND ($locality IS NULL OR $locality IN a.localities)
+WHERE a.revision IS NOT NULL
+  AND ($status IS NULL OR coalesce(a.detection_status, 'open') = $status)
+  AND ($case_status IS NULL OR coalesce(a.case_status, 'new') = $case_status)
+  AND ($locality IS NULL OR $locality IN a.localities OR a.assigned_to = $locality)
   AND ($rule IS NULL OR a.rule = $rule)
   AND ($since IS NULL OR a.raised_at >= $since) AND ($until IS NULL OR a.raised_at < $until)
 RETURN a {.alert_id, .rule, .severity, status: coalesce(a.detection_status, 'open'),
           .raised_at, .explanation_vi, .explanation_en, .evidence_event_ids, .shipment_id,
-          .localities, .revision} AS alert
+          .localities, .revision, case_status: coalesce(a.case_status, 'new'),
+          .assigned_to} AS alert
 ORDER BY a.raised_at DESC, a.alert_id
 SKIP $offset LIMIT $limit
 """
 
 ALERT_QUERY = """
 MATCH (a:Alert {alert_id: $alert_id})
+WHERE a.revision IS NOT NULL
+OPTIONAL MATCH (c:CaseStep)-[:ON]->(a)
+WITH a, c ORDER BY c.at, c.step_id
 RETURN a {.alert_id, .rule, .severity, status: coalesce(a.detection_status, 'open'),
           .raised_at, .explanation_vi, .explanation_en, .evidence_event_ids, .shipment_id,
-          .localities, .revision, .evidence, .severity_factors} AS alert
+          .localities, .revision, .evidence, .severity_factors,
+          case_status: coalesce(a.case_status, 'new'), .assigned_to, .case_outcome} AS alert,
+       collect(c {.step_id, .action, .actor, .via, .at, .note, .outcome, .to_locality,
+                  .from_locality}) AS steps
+"""
+
+# Closed cases by rule and outcome, closed in a window, of a locality's alerts.
+OUTCOMES_QUERY = """
+MATCH (a:Alert)
+WHERE a.case_status = 'closed' AND a.revision IS NOT NULL
+  AND ($since IS NULL OR a.case_at >= $since) AND ($until IS NULL OR a.case_at < $until)
+  AND ($locality IS NULL OR $locality IN a.localities OR a.assigned_to = $locality)
+RETURN a.rule AS rule, a.case_outcome AS outcome, count(*) AS alerts
 """
 
 # Which of these (shipment, event id) facts the graph holds: evidence traced to what a

@@ -18,7 +18,7 @@ from typing import Any
 import networkx as nx
 
 from graph.projection import GraphRows, Row, project, reference_rows
-from schemas import Alert, Event, Registry
+from schemas import Alert, CaseStep, Event, Registry
 
 Node = tuple[str, str]  # (label, key)
 # Relationships a correction marks retracted (as graph/cypher.py does); the Seizure node
@@ -45,8 +45,13 @@ class EmbeddedGraph:
             self.g.add_edge(node, ("Locality", cp["locality"]), key="LOCATED_IN", type="LOCATED_IN")
 
     # -- writing -------------------------------------------------------------------------
-    def write(self, events: Iterable[Event] = (), alerts: Iterable[Alert] = ()) -> int:
-        rows = project(events, alerts)
+    def write(
+        self,
+        events: Iterable[Event] = (),
+        alerts: Iterable[Alert] = (),
+        steps: Iterable[CaseStep] = (),
+    ) -> int:
+        rows = project(events, alerts, steps)
         self.write_rows(rows)
         return len(rows)
 
@@ -204,3 +209,34 @@ class EmbeddedGraph:
             self.g.add_edge(
                 a, ("Locality", code), key="INVOLVES", type="INVOLVES", alert_id=row["alert_id"]
             )
+
+    def _case_steps(self, row: Row) -> None:
+        c = self._node("CaseStep", row["step_id"])
+        props = self.g.nodes[c]
+        if "action" not in props:  # as ON CREATE SET: a replay changes nothing
+            keys = ("alert_id", "rule", "action", "actor", "via", "at", "note", "outcome")
+            props.update({k: row[k] for k in (*keys, "to_locality", "from_locality")})
+        a = self._node("Alert", row["alert_id"])
+        self.g.add_edge(c, a, key="ON", type="ON", step_id=row["step_id"])
+        alert, order = self.g.nodes[a], (row["at"], row["step_id"])
+        if "case_at" not in alert or order > (alert["case_at"], alert["case_step_id"]):
+            alert.update(
+                case_status=row["status"],
+                case_outcome=row["outcome"],
+                case_at=row["at"],
+                case_step_id=row["step_id"],
+                case_actor=row["actor"],
+            )
+        if row["to_locality"] is not None:
+            self.g.add_edge(
+                c, ("Locality", row["to_locality"]), key="TO", type="TO", step_id=row["step_id"]
+            )
+            if "assigned_at" not in alert or order > (
+                alert["assigned_at"],
+                alert["assigned_step_id"],
+            ):
+                alert.update(
+                    assigned_to=row["to_locality"],
+                    assigned_at=row["at"],
+                    assigned_step_id=row["step_id"],
+                )

@@ -4,7 +4,7 @@ same conventions (see graph/queries.py)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from itertools import pairwise
@@ -16,6 +16,7 @@ from graph.queries import (
     ENTITY_KEYS,
     ENTITY_RELATIONSHIPS,
     KIND_OF_LABEL,
+    check_case_status,
     check_different,
     check_hops,
     check_hotspots_by,
@@ -40,13 +41,17 @@ from graph.results import (
     Hotspot,
     Neighbourhood,
     Passage,
+    RuleOutcomes,
     ShipmentEntities,
     ShipmentTrace,
     alert_detail,
     alert_facts,
     check_page,
     check_window,
+    rule_outcomes,
 )
+
+STEP_KEYS = ("action", "actor", "via", "at", "note", "outcome", "to_locality", "from_locality")
 
 
 def _in(when: datetime, since: datetime, until: datetime) -> bool:
@@ -264,7 +269,7 @@ class EmbeddedQueries:
                 "start_key": u[1],
                 "end_label": v[0],
                 "end_key": v[1],
-                "made_by": data.get("event_id") or data.get("alert_id"),
+                "made_by": data.get("event_id") or data.get("alert_id") or data.get("step_id"),
                 "retracted": bool(data.get("retracted")),
             }
             for (u, v, _), data in edges.items()
@@ -323,13 +328,20 @@ class EmbeddedQueries:
             "alert_id": node[1],
             "status": props.get("detection_status") or "open",
             **{k: props[k] for k in keys},
+            "case_status": props.get("case_status") or "new",
+            "assigned_to": props.get("assigned_to"),
         }
+
+    def _alert_nodes(self) -> Iterable[Node]:
+        """Alerts detection wrote (a case step can make a bare one first)."""
+        return (n for n, p in self.g.nodes(data=True) if n[0] == "Alert" and "revision" in p)
 
     def alerts(
         self,
         *,
         locality: str | None = None,
         status: str | None = None,
+        case_status: str | None = None,
         rule: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
@@ -338,14 +350,18 @@ class EmbeddedQueries:
     ) -> list[AlertRecord]:
         check_window(since, until)
         check_page(limit, offset)
+        check_case_status(case_status)
         found = []
-        for node in self.g.nodes:
-            if node[0] != "Alert":
-                continue
+        for node in self._alert_nodes():
             a = self._alert_props(node)
             if (
                 (status is not None and a["status"] != status)
-                or (locality is not None and locality not in a["localities"])
+                or (case_status is not None and a["case_status"] != case_status)
+                or (
+                    locality is not None
+                    and locality not in a["localities"]
+                    and a["assigned_to"] != locality
+                )
                 or (rule is not None and a["rule"] != rule)
                 or (since is not None and a["raised_at"] < since)
                 or (until is not None and a["raised_at"] >= until)
@@ -358,13 +374,22 @@ class EmbeddedQueries:
 
     def alert(self, alert_id: str) -> AlertDetail:
         node = ("Alert", alert_id)
-        if node not in self.g:
+        if node not in self.g or "revision" not in self.g.nodes[node]:
             raise NotFound(f"alert {alert_id} is not in the graph")
         props = {
             **self._alert_props(node),
             "evidence": self.g.nodes[node].get("evidence"),
             "severity_factors": self.g.nodes[node].get("severity_factors"),
+            "case_outcome": self.g.nodes[node].get("case_outcome"),
         }
+        steps = sorted(
+            (
+                {"step_id": c[1], **{k: self.g.nodes[c][k] for k in STEP_KEYS}}
+                for c, _, data in self.g.in_edges(node, data=True)
+                if data["type"] == "ON"
+            ),
+            key=lambda step: (step["at"], step["step_id"]),
+        )
         recorded = set()
         for fact in alert_facts(props):
             s = ("Shipment", fact["shipment_id"])
@@ -374,7 +399,35 @@ class EmbeddedQueries:
             )
             if in_graph or fact["event_id"] in self.graph.seizure_events:
                 recorded.add(fact["event_id"])
-        return alert_detail(props, recorded)
+        return alert_detail(props, recorded, steps)
+
+    def outcomes(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        locality: str | None = None,
+    ) -> list[RuleOutcomes]:
+        check_window(since, until)
+        counts: Counter[tuple[str, str]] = Counter()
+        for node in self._alert_nodes():
+            a = self.g.nodes[node]
+            if a.get("case_status") != "closed":
+                continue
+            if (since is not None and a["case_at"] < since) or (
+                until is not None and a["case_at"] >= until
+            ):
+                continue
+            if (
+                locality is not None
+                and locality not in a["localities"]
+                and a.get("assigned_to") != locality
+            ):
+                continue
+            counts[(a["rule"], a["case_outcome"])] += 1
+        return rule_outcomes(
+            [{"rule": r, "outcome": o, "alerts": n} for (r, o), n in counts.items()]
+        )
 
     # -- the entity graph -------------------------------------------------------------------
     def _start(self, kind: str, key: str) -> Node:

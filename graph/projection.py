@@ -17,6 +17,7 @@ from typing import Any
 from schemas import (
     Alert,
     CargoTransferred,
+    CaseStep,
     CheckpointScanned,
     Event,
     EventCorrected,
@@ -27,6 +28,7 @@ from schemas import (
     SeizureRecorded,
     ShipmentDeclared,
 )
+from schemas.cases import STATUS_AFTER
 
 Row = dict[str, Any]
 
@@ -46,6 +48,7 @@ class GraphRows:
     transfers: list[Row] = field(default_factory=list)
     corrections: list[Row] = field(default_factory=list)
     alerts: list[Row] = field(default_factory=list)
+    case_steps: list[Row] = field(default_factory=list)
 
     def __len__(self) -> int:
         return sum(len(rows) for rows in self.statements().values())
@@ -178,8 +181,10 @@ def _event_rows(rows: GraphRows, ev: Event) -> None:
         )
 
 
-def project(events: Iterable[Event], alerts: Iterable[Alert] = ()) -> GraphRows:
-    """Rows for a batch of events and alerts."""
+def project(
+    events: Iterable[Event], alerts: Iterable[Alert] = (), steps: Iterable[CaseStep] = ()
+) -> GraphRows:
+    """Rows for a batch of events, alerts and case steps."""
     rows = GraphRows()
     for event in events:
         _event_rows(rows, event)
@@ -202,6 +207,24 @@ def project(events: Iterable[Event], alerts: Iterable[Alert] = ()) -> GraphRows:
                 ),
                 "severity_factors": json.dumps(alert.severity_factors),
                 "withdrawn_by": alert.withdrawn_by,
+            }
+        )
+    for step in steps:
+        rows.case_steps.append(
+            {
+                "step_id": step.step_id,
+                "alert_id": step.alert_id,
+                "shipment_id": step.shipment_id,
+                "rule": step.rule.value,
+                "action": step.action.value,
+                "status": STATUS_AFTER[step.action].value,
+                "actor": step.actor,
+                "via": step.via,
+                "at": step.at,
+                "note": step.note,
+                "outcome": step.outcome.value if step.outcome else None,
+                "to_locality": step.to_locality,
+                "from_locality": step.from_locality,
             }
         )
     return rows

@@ -33,6 +33,7 @@ from graph.cypher import (
     FLOWS_QUERY,
     HOTSPOTS_BY_CHECKPOINT_QUERY,
     HOTSPOTS_BY_LOCALITY_QUERY,
+    OUTCOMES_QUERY,
     PASSED_QUERY,
     RECORDED_EVIDENCE_QUERY,
     TRACE_QUERY,
@@ -52,13 +53,16 @@ from graph.results import (
     Hotspot,
     Neighbourhood,
     Passage,
+    RuleOutcomes,
     ShipmentEntities,
     ShipmentTrace,
     alert_detail,
     alert_facts,
     check_page,
     check_window,
+    rule_outcomes,
 )
+from schemas import CaseStatus
 
 # The entity graph: labels, the property that identifies each, and the relationships.
 ENTITY_KEYS: dict[str, tuple[str, str]] = {
@@ -89,6 +93,7 @@ NODE_KEYS: dict[str, str] = {
     "GoodsCategory": "code",
     "Alert": "alert_id",
     "Correction": "event_id",
+    "CaseStep": "step_id",
 }
 
 
@@ -110,7 +115,8 @@ AROUND_SHIPMENTS_QUERY: LiteralString = (  # built from constants only
     "WITH DISTINCT r "
     "RETURN type(r) AS type, labels(startNode(r))[0] AS start_label, "
     f"{_any_key_of('startNode(r)')} AS start_key, labels(endNode(r))[0] AS end_label, "
-    f"{_any_key_of('endNode(r)')} AS end_key, coalesce(r.event_id, r.alert_id) AS made_by, "
+    f"{_any_key_of('endNode(r)')} AS end_key, "
+    "coalesce(r.event_id, r.alert_id, r.step_id) AS made_by, "
     "coalesce(r.retracted, false) AS retracted"
 )
 
@@ -202,6 +208,14 @@ def check_place(checkpoint_id: str | None, locality: str | None) -> None:
 def check_hotspots_by(by: str) -> None:
     if by not in ("checkpoint", "locality"):
         raise QueryError(f"hotspots are by checkpoint or locality, not {by!r}")
+
+
+def check_case_status(case_status: str | None) -> None:
+    if case_status is not None and case_status not in {s.value for s in CaseStatus}:
+        raise QueryError(
+            f"case_status must be one of {', '.join(s.value for s in CaseStatus)}, "
+            f"not {case_status!r}"
+        )
 
 
 def check_kind(kind: str) -> None:
@@ -425,20 +439,24 @@ class Neo4jQueries:
         *,
         locality: str | None = None,
         status: str | None = None,
+        case_status: str | None = None,
         rule: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[AlertRecord]:
-        """Alerts, newest first: those involving a locality (its task force's list), with a
-        detection status (open, withdrawn), of a rule, raised in a window."""
+        """Alerts, newest first: those involving a locality or transferred to it (its task
+        force's list), with a detection status (open, withdrawn), a case status (new,
+        acknowledged, transferred, closed), of a rule, raised in a window."""
         check_window(since, until)
         check_page(limit, offset)
+        check_case_status(case_status)
         rows = self._read(
             ALERTS_QUERY,
             locality=locality,
             status=status,
+            case_status=case_status,
             rule=rule,
             since=since,
             until=until,
@@ -458,7 +476,20 @@ class Neo4jQueries:
             {"shipment_id": f["shipment_id"], "event_id": f["event_id"]} for f in alert_facts(props)
         ]
         found = self._read(RECORDED_EVIDENCE_QUERY, facts=facts) if facts else []
-        return alert_detail(props, {r["event_id"] for r in found})
+        return alert_detail(props, {r["event_id"] for r in found}, rows[0]["steps"])
+
+    def outcomes(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        locality: str | None = None,
+    ) -> list[RuleOutcomes]:
+        """Per rule, the cases closed in ``[since, until)`` as confirmed and as false
+        alarms (of a locality's alerts, or all), and the precision they give."""
+        check_window(since, until)
+        rows = self._read(OUTCOMES_QUERY, since=since, until=until, locality=locality)
+        return rule_outcomes(rows)
 
     # -- the entity graph -----------------------------------------------------------------
     def _element_id(self, kind: str, key: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
 from graph.exceptions import QueryError
-from schemas import Registry
+from schemas import CaseOutcome, Registry, Rule
 
 MAX_ROWS = 1000  # the most rows any query returns in one page
 
@@ -46,6 +46,26 @@ class AlertRecord(AlertSummary):
     shipment_id: str
     localities: list[str]
     revision: int
+    case_status: str = Field(
+        default="new", description="new, acknowledged, transferred or closed (the latest step)"
+    )
+    assigned_to: str | None = Field(
+        default=None, description="the locality the alert was last transferred to"
+    )
+
+
+class CaseStepRecord(_Result):
+    """One step of a task force on an alert."""
+
+    step_id: str
+    action: str
+    actor: str
+    via: str
+    at: AwareDatetime
+    note: str = ""
+    outcome: str | None = None
+    to_locality: str | None = None
+    from_locality: str | None = None
 
 
 class EvidenceFact(_Result):
@@ -65,6 +85,32 @@ class EvidenceFact(_Result):
 class AlertDetail(AlertRecord):
     severity_factors: dict[str, int]
     evidence: list[EvidenceFact]
+    case_outcome: str | None = None
+    case_steps: list[CaseStepRecord] = Field(default_factory=list, description="oldest first")
+
+
+class RuleOutcomes(_Result):
+    """Closed cases of one rule: how many were confirmed, how many false alarms."""
+
+    rule: str
+    confirmed: int
+    false_alarm: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def precision(self) -> float | None:
+        """confirmed / (confirmed + false alarms); none before the first close."""
+        closed = self.confirmed + self.false_alarm
+        return None if closed == 0 else round(self.confirmed / closed, 3)
+
+
+def rule_outcomes(counts: list[dict[str, Any]]) -> list[RuleOutcomes]:
+    """Every rule's outcomes from (rule, outcome, alerts) rows."""
+    by_rule = {rule.value: {o.value: 0 for o in CaseOutcome} for rule in Rule}
+    for row in counts:
+        if row["rule"] in by_rule and row["outcome"] in by_rule[row["rule"]]:
+            by_rule[row["rule"]][row["outcome"]] += row["alerts"]
+    return [RuleOutcomes(rule=rule, **outcomes) for rule, outcomes in by_rule.items()]
 
 
 def alert_facts(props: dict[str, Any]) -> list[dict[str, Any]]:
@@ -75,10 +121,13 @@ def alert_facts(props: dict[str, Any]) -> list[dict[str, Any]]:
     return facts
 
 
-def alert_detail(props: dict[str, Any], recorded: set[str]) -> AlertDetail:
+def alert_detail(
+    props: dict[str, Any], recorded: set[str], steps: list[dict[str, Any]]
+) -> AlertDetail:
     fields = {k: v for k, v in props.items() if k not in ("evidence", "severity_factors")}
     return AlertDetail(
         **fields,
+        case_steps=[CaseStepRecord(**step) for step in steps],
         severity_factors=json.loads(props.get("severity_factors") or "{}"),
         evidence=[
             EvidenceFact(**fact, recorded=fact["event_id"] in recorded)

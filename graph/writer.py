@@ -27,7 +27,7 @@ from graph.cypher import (
 )
 from graph.exceptions import GraphUnavailable
 from graph.projection import GraphRows, project, reference_rows
-from schemas import Alert, Event, Registry
+from schemas import Alert, CaseStep, Event, Registry
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +84,10 @@ class Neo4jGraphWriter:
         self,
         events: Iterable[Event] = (),
         alerts: Iterable[Alert] = (),
+        steps: Iterable[CaseStep] = (),
     ) -> int:
         """Write a batch in one transaction; return the number of rows written."""
-        rows = project(events, alerts)
+        rows = project(events, alerts, steps)
         return self.write_rows(rows)
 
     def write_rows(self, rows: GraphRows) -> int:

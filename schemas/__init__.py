@@ -2,6 +2,17 @@
 of goodsflow."""
 
 from schemas.alerts import VIETNAM_TZ, Alert, AlertStatus, Evidence, Rule, alert_id_for
+from schemas.cases import (
+    CaseAction,
+    CaseConflict,
+    CaseOutcome,
+    CaseState,
+    CaseStatus,
+    CaseStep,
+    case_after,
+    check_step,
+    new_step_id,
+)
 from schemas.errors import GoodsflowError, InvalidEventError, UnknownReferenceError
 from schemas.events import (
     EVENT_TYPES,
@@ -39,6 +50,12 @@ __all__ = [
     "Alert",
     "AlertStatus",
     "CargoTransferred",
+    "CaseAction",
+    "CaseConflict",
+    "CaseOutcome",
+    "CaseState",
+    "CaseStatus",
+    "CaseStep",
     "Checkpoint",
     "CheckpointKind",
     "CheckpointScanned",
@@ -66,8 +83,11 @@ __all__ = [
     "ShipmentDeclared",
     "UnknownReferenceError",
     "alert_id_for",
+    "case_after",
+    "check_step",
     "event_to_json",
     "load_registry",
+    "new_step_id",
     "parse_event",
     "validate_event",
 ]

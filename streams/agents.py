@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +17,9 @@ from pydantic import ValidationError
 
 from graph.exceptions import GraphUnavailable
 from graph.writer import Neo4jGraphWriter
-from schemas import Alert, InvalidEventError, Registry, parse_event
+from schemas import Alert, CaseOutcome, CaseStep, InvalidEventError, Registry, parse_event
 from streams.app import (
+    alert_cases_topic,
     alerts_topic,
     app,
     checkpoint_events_topic,
@@ -203,3 +205,34 @@ async def project_alerts_to_graph(stream: Any) -> None:
     async for batch in stream.take_events(d.graph_batch_size, within=d.graph_batch_timeout_s):
         alerts = [Alert.model_validate_json(event.value) for event in batch]
         await _write_with_backpressure(d.graph.write, (), alerts)
+
+
+@app.agent(alert_cases_topic)
+async def follow_cases(stream: Any) -> None:
+    """The task forces' steps on alerts: into the detection state (outcomes, confirmed
+    incidents), then into the graph, one after the other, so that once a step shows in the
+    graph detection has it too. Steps that do not read are dead-lettered."""
+    d, detect = deps(), handler()
+    async for event in stream.events():
+        try:
+            step = CaseStep.model_validate_json(event.value)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}"
+                for e in exc.errors(include_url=False)
+            )
+            await _dead_letter(event, InvalidEventError(f"invalid case step: {problems}"))
+            continue
+        detect.handle_case(step)
+        await _write_with_backpressure(d.graph.write, (), (), [step])
+        if step.outcome is not None:
+            counts = detect.context.outcomes().get(step.rule.value, Counter())
+            log.info(
+                "alert %s closed (%s) by %s; %s so far: %d confirmed, %d false alarms",
+                step.alert_id,
+                step.outcome.value,
+                step.actor,
+                step.rule.value,
+                counts[CaseOutcome.CONFIRMED],
+                counts[CaseOutcome.FALSE_ALARM],
+            )

@@ -16,6 +16,7 @@ from faust.exceptions import AlreadyConfiguredWarning
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams.topics import (
+    ALERT_CASES,
     ALERTS,
     APP_ID,
     CHECKPOINT_EVENTS,
@@ -91,6 +92,7 @@ def _raw_topic(name: str) -> Any:
 checkpoint_events_topic = _raw_topic(CHECKPOINT_EVENTS)
 dead_letter_topic = _raw_topic(CHECKPOINT_EVENTS_DLQ)
 alerts_topic = _raw_topic(ALERTS)
+alert_cases_topic = _raw_topic(ALERT_CASES)
 
 # shipment id -> ShipmentState as JSON; backed by the changelog topic, so a restarted or
 # rebalanced worker resumes where it was.

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from schemas import Alert, Event, Registry, SeizureRecorded, ShipmentDeclared
+from schemas import Alert, CaseStep, Event, Registry, SeizureRecorded, ShipmentDeclared
 from streams.config import DetectionConfig
 from streams.context import DetectionContext
 from streams.engine import Outcome, advance, judge_context, process, waits_for_context
@@ -114,12 +114,26 @@ class DetectionHandler:
             return None
         return min(self._stream_time.values()) - self.lateness
 
-    def handle(self, event: Event, partition: int) -> None:
-        """Process one event of ``partition`` (events of a shipment always share one)."""
+    def _load_context(self) -> None:
         if not self._context_loaded:
             for _, state in self.store.items():  # what the store recovered
                 self.context.add_state(state)
             self._context_loaded = True
+
+    def handle_case(self, step: CaseStep) -> None:
+        """Record a task force's step on one of a shipment's alerts: a close feeds the
+        outcome counts, a confirmed one the corridor incidents. Case steps carry wall-clock
+        times, so they move no watermark."""
+        self._load_context()
+        state = self.store.get(step.shipment_id) or ShipmentState(shipment_id=step.shipment_id)
+        after = state.with_case_step(step)
+        if after is not state:
+            self.store.set(step.shipment_id, after)
+            self.context.add_state(after)
+
+    def handle(self, event: Event, partition: int) -> None:
+        """Process one event of ``partition`` (events of a shipment always share one)."""
+        self._load_context()
         current = self._stream_time.get(partition)
         if current is None:
             self._restore(partition)

@@ -9,6 +9,10 @@ from __future__ import annotations
 from pydantic import AwareDatetime, BaseModel, Field
 
 from schemas import (
+    CaseOutcome,
+    CaseState,
+    CaseStatus,
+    CaseStep,
     CheckpointScanned,
     Event,
     EventCorrected,
@@ -16,6 +20,7 @@ from schemas import (
     InspectionRecorded,
     SeizureRecorded,
     ShipmentDeclared,
+    case_after,
 )
 
 
@@ -74,6 +79,18 @@ class EmittedAlert(BaseModel):
     withdrawn: bool = False
 
 
+class AlertCase(BaseModel):
+    """What the engine keeps of the task forces' steps on one of the shipment's alerts."""
+
+    rule: str
+    case: CaseState = Field(default_factory=CaseState)
+
+    @property
+    def outcome(self) -> CaseOutcome | None:
+        """The outcome of the case, when its latest step closed it."""
+        return self.case.outcome if self.case.status == CaseStatus.CLOSED else None
+
+
 def _by_time(item: Declaration | Scan | Correction) -> tuple[AwareDatetime, str]:
     return (item.occurred_at, item.event_id)
 
@@ -105,6 +122,26 @@ class ShipmentState(BaseModel):
     # the global low watermark had passed it; "" while they still wait for it.
     context_judged_for: str = ""
     emitted: dict[str, EmittedAlert] = Field(default_factory=dict)  # by alert id
+    cases: dict[str, AlertCase] = Field(default_factory=dict)  # by alert id
+
+    def with_case_step(self, step: CaseStep) -> ShipmentState:
+        """A copy with the task force's step on one of this shipment's alerts recorded (a
+        repeated step changes nothing: schemas.cases.case_after)."""
+        known = self.cases.get(step.alert_id) or AlertCase(rule=step.rule.value)
+        after = known.model_copy(update={"case": case_after(known.case, step)})
+        if after == known:
+            return self
+        return self.model_copy(update={"cases": {**self.cases, step.alert_id: after}})
+
+    def own_facts(self, event_ids: list[str]) -> list[tuple[str, str, AwareDatetime]]:
+        """(event id, checkpoint id, event time) of the declarations and scans of this
+        shipment among ``event_ids``, in that order."""
+        known = {d.event_id: d for d in self.declarations} | {s.event_id: s for s in self.scans}
+        return [
+            (eid, known[eid].checkpoint_id, known[eid].occurred_at)
+            for eid in event_ids
+            if eid in known
+        ]
 
     def has_seen(self, event_id: str) -> bool:
         return (

@@ -20,6 +20,7 @@ CHECKPOINT_EVENTS = "checkpoint-events"
 CHECKPOINT_EVENTS_DLQ = "checkpoint-events-dlq"
 ALERTS = "alerts"
 ALERTS_DELIVERY_DLQ = "alerts-delivery-dlq"
+ALERT_CASES = "alert-cases"  # the task forces' steps on alerts (schemas/cases.py)
 SHIPMENT_STATE_TABLE = "shipment-state"
 # Faust names a table's changelog topic "<app id>-<table name>-changelog".
 SHIPMENT_STATE_CHANGELOG = f"{APP_ID}-{SHIPMENT_STATE_TABLE}-changelog"
@@ -39,6 +40,8 @@ TOPICS = (
     TopicSpec(CHECKPOINT_EVENTS_DLQ, configs={"retention.ms": str(8 * WEEK_MS)}),
     TopicSpec(ALERTS, configs={"retention.ms": str(8 * WEEK_MS)}),
     TopicSpec(ALERTS_DELIVERY_DLQ, configs={"retention.ms": str(8 * WEEK_MS)}),
+    # the record of who did what with each alert: kept, like the graph's copy of it
+    TopicSpec(ALERT_CASES, configs={"retention.ms": "-1"}),
     TopicSpec(SHIPMENT_STATE_CHANGELOG, configs={"cleanup.policy": "compact"}),
 )
 

@@ -9,6 +9,10 @@ from typing import Any
 
 from schemas import (
     VIETNAM_TZ,
+    Alert,
+    CaseAction,
+    CaseOutcome,
+    CaseStep,
     CheckpointScanned,
     CorrectionReason,
     Direction,
@@ -116,3 +120,31 @@ def seizure(of: ShipmentDeclared, minutes: int = 120, **overrides: Any) -> Seizu
     }
     fields.update(overrides)
     return SeizureRecorded(**fields)
+
+
+# Case steps happen in wall-clock time; a fixed one keeps tests reproducible.
+CASE_T0 = datetime(2026, 11, 25, 9, 0, tzinfo=VIETNAM_TZ)
+
+
+def case_step(
+    alert: Alert, action: CaseAction | str, minutes: float = 0, **overrides: Any
+) -> CaseStep:
+    """A task force's step on ``alert``, ``minutes`` after CASE_T0 (a close is confirmed,
+    a transfer goes to Hai Phong with a note, unless told otherwise)."""
+    action = CaseAction(action)
+    fields: dict[str, Any] = {
+        "step_id": unique("CASE"),
+        "alert_id": alert.alert_id,
+        "shipment_id": alert.shipment_id,
+        "rule": alert.rule,
+        "action": action,
+        "actor": "Nguyễn Văn An",
+        "via": "cli:test",
+        "at": CASE_T0 + timedelta(minutes=minutes),
+    }
+    if action == CaseAction.CLOSE:
+        fields["outcome"] = CaseOutcome.CONFIRMED
+    if action == CaseAction.TRANSFER:
+        fields |= {"to_locality": "HP", "note": "Hàng đi tiếp về cảng Hải Phòng"}
+    fields.update(overrides)
+    return CaseStep(**fields)

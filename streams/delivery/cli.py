@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import time
+from datetime import datetime
+from typing import Any
 
 import click
 
 from goodsflow.settings import load_settings
-from schemas import VIETNAM_TZ, Alert, AlertStatus, Registry, Rule, load_registry
+from graph.cli import WHEN
+from schemas import (
+    VIETNAM_TZ,
+    Alert,
+    AlertStatus,
+    CaseAction,
+    CaseConflict,
+    CaseOutcome,
+    Registry,
+    Rule,
+    load_registry,
+)
 from streams.delivery.subscriptions import SubscriptionStore
 
 RULES = click.Choice([r.value for r in Rule])
@@ -20,7 +34,8 @@ def _store() -> SubscriptionStore:
 
 @click.group("alerts")
 def alerts_group() -> None:
-    """Alerts for the localities' task forces: subscriptions and the terminal tail."""
+    """Alerts for the localities' task forces: subscriptions, delivery, the terminal tail,
+    and the case workflow (ack, transfer, close, show, outcomes)."""
 
 
 @alerts_group.command("subscribe")
@@ -139,3 +154,141 @@ def deliver() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     main(load_settings())
+
+
+# -- the case workflow ------------------------------------------------------------------------
+STATUS_VI = {
+    "new": "mới",
+    "acknowledged": "đã tiếp nhận",
+    "transferred": "đã chuyển giao",
+    "closed": "đã đóng",
+}
+OUTCOME_VI = {"confirmed": "xác nhận vi phạm", "false_alarm": "báo động giả"}
+ACTION_VI = {"acknowledge": "tiếp nhận", "transfer": "chuyển giao", "close": "đóng"}
+
+
+def _act(alert_id: str, action: CaseAction, as_json: bool, **fields: Any) -> None:
+    from graph.cases import CaseDesk, kafka_publisher
+    from graph.cli import open_queries
+
+    settings = load_settings()
+    via = f"cli:{getpass.getuser()}"
+    with open_queries() as queries:
+        desk = CaseDesk(queries, kafka_publisher(settings.bootstrap_servers), load_registry())
+        try:
+            receipt = desk.act(alert_id, action, via=via, **fields)
+        except CaseConflict as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(receipt.model_dump_json(indent=2))
+        return
+    step = receipt.step
+    click.echo(f"{action.value} {alert_id}: recorded as {step.step_id}")
+    if receipt.alert is None:
+        click.echo("not in the graph yet (is the worker running?); it will show once it is")
+    else:
+        where = f", with {receipt.alert.assigned_to}" if receipt.alert.assigned_to else ""
+        click.echo(f"case: {receipt.alert.case_status}{where}")
+
+
+BY = click.option("--by", "actor", required=True, help="who acts: the person, as recorded")
+NOTE = click.option("--note", default="", help="a note kept with the step")
+JSON_OUT = click.option("--json", "as_json", is_flag=True, help="print JSON")
+
+
+@alerts_group.command("ack")
+@click.argument("alert_id")
+@BY
+@NOTE
+@JSON_OUT
+def acknowledge(alert_id: str, actor: str, note: str, as_json: bool) -> None:
+    """Acknowledge an alert: your task force has it in hand."""
+    _act(alert_id, CaseAction.ACKNOWLEDGE, as_json, actor=actor, note=note)
+
+
+@alerts_group.command("transfer")
+@click.argument("alert_id")
+@click.option("--to", "to_locality", required=True, help="the receiving locality's code")
+@click.option("--note", required=True, help="what the receiving task force should know")
+@BY
+@JSON_OUT
+def transfer(alert_id: str, to_locality: str, note: str, actor: str, as_json: bool) -> None:
+    """Hand an alert to another locality's task force, with a note."""
+    fields = {"actor": actor, "note": note, "to_locality": to_locality}
+    _act(alert_id, CaseAction.TRANSFER, as_json, **fields)
+
+
+@alerts_group.command("close")
+@click.argument("alert_id")
+@click.option(
+    "--outcome", required=True, type=click.Choice([o.value for o in CaseOutcome]),
+    help="confirmed: the suspicion held; false_alarm: it did not",
+)  # fmt: skip
+@BY
+@NOTE
+@JSON_OUT
+def close(alert_id: str, outcome: str, actor: str, note: str, as_json: bool) -> None:
+    """Close an alert's case with its outcome."""
+    fields = {"actor": actor, "note": note, "outcome": CaseOutcome(outcome)}
+    _act(alert_id, CaseAction.CLOSE, as_json, **fields)
+
+
+@alerts_group.command("show")
+@click.argument("alert_id")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
+@JSON_OUT
+def show(alert_id: str, lang: str, as_json: bool) -> None:
+    """One alert from the graph: its explanation, evidence and case history."""
+    from graph.cli import open_queries
+
+    with open_queries() as queries:
+        alert = queries.alert(alert_id)
+    if as_json:
+        click.echo(alert.model_dump_json(indent=2))
+        return
+    vi = lang == "vi"
+
+    def when(t: datetime) -> str:
+        return t.astimezone(VIETNAM_TZ).strftime("%d/%m/%Y %H:%M")
+
+    click.echo(
+        f"[{alert.severity:>3}] {alert.rule} {alert.alert_id} r{alert.revision} | "
+        f"{alert.shipment_id} | {', '.join(alert.localities)} | {when(alert.raised_at)} (UTC+7)"
+    )
+    click.echo(f"      {alert.explanation_vi if vi else alert.explanation_en}")
+    status = STATUS_VI[alert.case_status] if vi else alert.case_status
+    outcome = alert.case_outcome or ""
+    outcome = OUTCOME_VI.get(outcome, outcome) if vi else outcome
+    with_whom = f" -> {alert.assigned_to}" if alert.assigned_to else ""
+    label = "Hồ sơ" if vi else "Case"
+    click.echo(f"{label}: {status}{with_whom} {outcome}".rstrip())
+    for s in alert.case_steps:
+        action = ACTION_VI[s.action] if vi else s.action
+        extra = f" -> {s.to_locality}" if s.to_locality else ""
+        if s.outcome:
+            extra += f" ({OUTCOME_VI[s.outcome] if vi else s.outcome})"
+        click.echo(f"  {when(s.at)}  {action}{extra}  {s.actor} [{s.via}]")
+        if s.note:
+            click.echo(f"      {s.note}")
+
+
+@alerts_group.command("outcomes")
+@click.option("--since", type=WHEN, help="closed at or after (ISO; Vietnam time without offset)")
+@click.option("--until", type=WHEN, help="closed before")
+@click.option("--locality", help="only alerts involving it or transferred to it")
+@JSON_OUT
+def outcomes(
+    since: datetime | None, until: datetime | None, locality: str | None, as_json: bool
+) -> None:
+    """Per rule: alerts closed as confirmed and as false alarms, and the precision."""
+    from graph.cli import open_queries
+
+    with open_queries() as queries:
+        rows = queries.outcomes(since=since, until=until, locality=locality)
+    if as_json:
+        click.echo(json.dumps([r.model_dump() for r in rows], indent=2))
+        return
+    click.echo(f"{'rule':<30} {'confirmed':>9} {'false alarm':>11} {'precision':>9}")
+    for r in rows:
+        precision = "-" if r.precision is None else f"{r.precision:.3f}"
+        click.echo(f"{r.rule:<30} {r.confirmed:>9} {r.false_alarm:>11} {precision:>9}")

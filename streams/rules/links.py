@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from schemas import Evidence, GoodsCategory, Rule
-from streams.context import Entity, SeizureRef, Sighting
+from streams.context import Entity, IncidentRef, SeizureRef, Sighting
 from streams.rules.base import Finding, View, health_factor, localities_of
 from streams.state import Declaration
 
@@ -153,7 +153,8 @@ def _linked(
 
 
 def high_risk_corridor(view: View) -> Finding | None:
-    """Goods that endanger health declared on a corridor with recent seizures."""
+    """Goods that endanger health declared on a corridor with recent seizures, or with
+    alerts the task forces confirmed."""
     state, config, registry, ctx = view.state, view.config, view.registry, view.context
     decl, cfg = state.declaration, config.high_risk_corridor
     if decl is None or ctx is None:
@@ -163,7 +164,7 @@ def high_risk_corridor(view: View) -> Finding | None:
     before = decl.occurred_at
     since = before - timedelta(days=cfg.window_days)
     corridors = sorted({registry.checkpoint(cp).corridor for cp in decl.route})
-    found = sorted(
+    seized = sorted(
         {
             ref
             for corridor in corridors
@@ -172,18 +173,49 @@ def high_risk_corridor(view: View) -> Finding | None:
         },
         reverse=True,  # the most recent first
     )
-    if not found:
+    confirmed: dict[str, IncidentRef] = {}  # the latest fact of each confirmed alert
+    for fact in sorted(
+        (
+            fact
+            for corridor in corridors
+            for fact in ctx.corridor_incidents(corridor, since, before)
+            if fact.shipment_id != state.shipment_id
+        ),
+        reverse=True,
+    ):
+        confirmed.setdefault(fact.alert_id, fact)
+    if not seized and not confirmed:
         return None
-    shown = found[: cfg.max_seizures]
-    hot = sorted({registry.checkpoint(ref.checkpoint_id).corridor for ref in found})
+    places = [r.checkpoint_id for r in seized] + [f.checkpoint_id for f in confirmed.values()]
+    hot = sorted({registry.checkpoint(cp).corridor for cp in places})
     evidence = [_declared(decl, "health goods declared on " + ", ".join(hot))]
-    for ref in shown:
+    for ref in seized[: cfg.max_seizures]:
         corridor = registry.checkpoint(ref.checkpoint_id).corridor
         evidence.append(_seized(ref, f"seizure {ref.seizure_id} on {corridor}"))
-    factors = {"recent_seizure_on_corridor": cfg.base, **health_factor(decl, config)}
-    if len(found) > 1:
-        factors["more_seizures"] = cfg.per_extra_seizure * min(3, len(found) - 1)
+    for fact in list(confirmed.values())[: cfg.max_seizures]:
+        corridor = registry.checkpoint(fact.checkpoint_id).corridor
+        evidence.append(
+            Evidence(
+                event_id=fact.event_id,
+                checkpoint_id=fact.checkpoint_id,
+                occurred_at=fact.occurred_at,
+                detail=f"alert {fact.alert_id} ({fact.rule}) confirmed by a task force, "
+                f"on {corridor}",
+                shipment_id=fact.shipment_id,
+            )
+        )
+    first = "recent_seizure_on_corridor" if seized else "recent_confirmed_alert_on_corridor"
+    factors = {first: cfg.base, **health_factor(decl, config)}
+    incidents = len(seized) + len(confirmed)
+    if incidents > 1:
+        more = "more_incidents" if confirmed else "more_seizures"
+        factors[more] = cfg.per_extra_seizure * min(3, incidents - 1)
     days = f"{cfg.window_days:g}"
+    if confirmed:
+        counted_vi = f"{len(seized)} vụ bắt giữ và {len(confirmed)} cảnh báo đã được xác nhận"
+        counted_en = f"{len(seized)} seizure(s) and {len(confirmed)} confirmed alert(s)"
+    else:
+        counted_vi, counted_en = f"{len(seized)} vụ bắt giữ", f"{len(seized)} seizure(s)"
     return Finding(
         rule=Rule.HIGH_RISK_CORRIDOR,
         evidence=evidence,
@@ -191,10 +223,10 @@ def high_risk_corridor(view: View) -> Finding | None:
         localities=localities_of(registry, decl, evidence),
         explanation_vi=(
             f"Lô hàng {state.shipment_id} chở hàng ảnh hưởng sức khỏe trên tuyến "
-            f"{', '.join(hot)}, nơi có {len(found)} vụ bắt giữ trong {days} ngày qua."
+            f"{', '.join(hot)}, nơi có {counted_vi} trong {days} ngày qua."
         ),
         explanation_en=(
             f"Shipment {state.shipment_id} carries goods that endanger health on "
-            f"{', '.join(hot)}, with {len(found)} seizure(s) in the past {days} days."
+            f"{', '.join(hot)}, with {counted_en} in the past {days} days."
         ),
     )
