@@ -111,6 +111,16 @@ class _TokenCheck:
         return "api:" + token_print(given.decode())
 
 
+def _caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+) -> str:
+    """The token check of the app serving the request; the caller's token print."""
+    check: _TokenCheck = request.app.state.token_check
+    return check(credentials)
+
+
+Caller = Annotated[str, Depends(_caller)]
 Actor = Annotated[
     str, Body(min_length=1, max_length=200, description="the person acting, as the record shows")
 ]
@@ -150,6 +160,7 @@ def create_app(
         version="1",
     )
     authorised = _TokenCheck(tokens)
+    app.state.token_check = authorised
 
     @app.exception_handler(ApiError)
     def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -345,7 +356,6 @@ def create_app(
             receipt.model_dump(mode="json"), status_code=200 if receipt.landed else 202
         )
 
-    Caller = Annotated[str, Depends(authorised)]
     answers: dict[int | str, dict[str, Any]] = {
         200: {"model": CaseReceipt, "description": "recorded, and shown in the graph"},
         202: {"model": CaseReceipt, "description": "recorded; not in the graph yet"},

@@ -143,4 +143,3 @@ def test_no_second_acknowledgement_nor_a_transfer_to_whoever_has_it():
     check_step(moved, CaseAction.TRANSFER, "LS")  # on to another one
     for state, action in itertools.product([CaseState(), acked, moved], [CaseAction.CLOSE]):
         check_step(state, action)
-
