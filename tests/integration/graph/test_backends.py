@@ -11,10 +11,12 @@ import pytest
 from goodsflow.evaluation import InProcessDetection
 from graph.embedded import EmbeddedGraph
 from graph.embedded_queries import EmbeddedQueries
+from graph.exceptions import NotFound
 from graph.queries import Neo4jQueries
 from graph.writer import Neo4jGraphWriter
 from producers.simulation import SimulationConfig, Simulator
-from schemas import load_registry, parse_event
+from schemas import CaseOutcome, load_registry, parse_event
+from tests.factories import case_step
 from tests.graph_world import private_start
 
 REG = load_registry()
@@ -178,3 +180,53 @@ def test_ring_analytics_get_the_same_rows_from_both(traffic):
     assert neo == emb and len(neo) == 150
     report = find_rings(neo)
     assert report.rings and report.rings[0].seized_shipments > 0
+
+
+def test_case_steps_give_the_same_cases_lists_and_outcomes_on_both(traffic, neo4j_driver, settings):
+    """Steps in another order on each store, each twice, some before their alert exists."""
+    start, _, alerts, neo_q, emb_q = traffic
+    writer = Neo4jGraphWriter(neo4j_driver, settings.neo4j.database)
+    embedded = emb_q.graph
+    latest = sorted({a.alert_id: a for a in alerts}.values(), key=lambda a: a.alert_id)
+    when = start + timedelta(days=1)  # case times private to this test too
+    steps = []
+    for i, alert in enumerate(latest[:12]):
+        steps.append(case_step(alert, "acknowledge", at=when + timedelta(minutes=i)))
+        if i % 3 == 0:
+            steps.append(case_step(alert, "transfer", at=when + timedelta(minutes=i, seconds=30)))
+        if i % 2 == 0:
+            outcome = CaseOutcome.CONFIRMED if i % 4 == 0 else CaseOutcome.FALSE_ALARM
+            steps.append(
+                case_step(alert, "close", at=when + timedelta(minutes=i + 1), outcome=outcome)
+            )
+    bare = latest[0].model_copy(update={"alert_id": f"ALR-bare-{uuid.uuid4().hex[:8]}"})
+    steps.append(case_step(bare, "acknowledge", at=when))
+    writer.write((), (), steps[::2] + steps)
+    embedded.write((), (), steps[::-1] + steps[1::2])
+    window = {"since": start, "until": start + timedelta(days=3)}
+    for case_status in ("new", "acknowledged", "transferred", "closed"):
+        for locality in (None, "HP", "LS"):
+            neo, emb = both(traffic, "alerts", locality=locality, case_status=case_status, **window)
+            assert neo == emb, (case_status, locality)
+            assert all(a.case_status == case_status for a in neo)
+    assert {
+        a.assigned_to for a in both(traffic, "alerts", case_status="transferred", **window)[0]
+    } == {"HP"}
+    for alert in latest[:12]:
+        neo, emb = both(traffic, "alert", alert.alert_id)
+        assert neo == emb, alert.alert_id
+        assert neo.case_steps and neo.case_status != "new"
+    cases = {"since": when, "until": when + timedelta(hours=1)}
+    neo, emb = both(traffic, "outcomes", **cases)
+    assert neo == emb
+    assert sum(r.confirmed + r.false_alarm for r in neo) == 6
+    for store in both(traffic, "alerts", limit=1000, **window):
+        assert bare.alert_id not in {a.alert_id for a in store}
+    with pytest.raises(NotFound):
+        neo_q.alert(bare.alert_id)
+    with pytest.raises(NotFound):
+        emb_q.alert(bare.alert_id)
+    # the steps are in the digest of the graph around the shipments
+    ids = sorted({a.shipment_id for a in latest[:12]})
+    neo, emb = both(traffic, "digest", ids)
+    assert neo == emb and neo.relationships.get("ON", 0) == len({s.step_id for s in steps}) - 1
