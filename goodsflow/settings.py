@@ -75,6 +75,8 @@ class DeliverySettings(BaseModel):
     attempt_timeout_s: float = Field(default=10.0, gt=0)
     backoff_base_s: float = Field(default=0.5, gt=0)
     backoff_cap_s: float = Field(default=60.0, gt=0)
+    # the Kafka consumer group; a group new to the topics starts at their end
+    group: str = Field(default="goodsflow-delivery", min_length=1)
 
 
 class DetectionSettings(BaseModel):

@@ -29,11 +29,14 @@ from graph.exceptions import QueryError
 from graph.results import AlertDetail
 from schemas import (
     VIETNAM_TZ,
+    Alert,
+    AlertStatus,
     CaseAction,
     CaseOutcome,
     CaseState,
     CaseStatus,
     CaseStep,
+    Evidence,
     Registry,
     Rule,
     check_step,
@@ -70,6 +73,30 @@ def case_state(alert: AlertDetail) -> CaseState:
         last_step_id=last.step_id if last else None,
         last_at=last.at if last else None,
         last_actor=last.actor if last else None,
+    )
+
+
+def alert_as_sent(detail: AlertDetail) -> Alert:
+    """The alert as detection sent it, rebuilt from the graph (for a handover)."""
+    return Alert(
+        alert_id=detail.alert_id,
+        revision=detail.revision,
+        status=AlertStatus(detail.status),
+        rule=Rule(detail.rule),
+        severity=detail.severity,
+        severity_factors=detail.severity_factors,
+        shipment_id=detail.shipment_id,
+        localities=detail.localities,
+        evidence=[
+            Evidence(
+                **fact.model_dump(exclude={"recorded", "shipment_id"}),
+                shipment_id=None if fact.shipment_id == detail.shipment_id else fact.shipment_id,
+            )
+            for fact in detail.evidence
+        ],
+        explanation_vi=detail.explanation_vi,
+        explanation_en=detail.explanation_en,
+        raised_at=detail.raised_at,
     )
 
 
@@ -117,6 +144,7 @@ class CaseDesk:
             raise QueryError(f"to_locality: unknown locality {to_locality!r} (one of {known})")
         alert = self.alerts.alert(alert_id)
         state = case_state(alert)
+        transfer = action == CaseAction.TRANSFER
         check_step(state, action, to_locality, alert_id)
         try:
             step = CaseStep(
@@ -131,7 +159,8 @@ class CaseDesk:
                 note=note.strip(),
                 outcome=outcome,
                 to_locality=to_locality,
-                from_locality=state.assigned_to if action == CaseAction.TRANSFER else None,
+                from_locality=state.assigned_to if transfer else None,
+                alert=alert_as_sent(alert) if transfer else None,
             )
         except ValidationError as exc:
             problems = "; ".join(

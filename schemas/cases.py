@@ -30,7 +30,7 @@ from typing import Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from schemas.alerts import Rule
+from schemas.alerts import Alert, Rule
 from schemas.errors import GoodsflowError
 from schemas.values import Identifier, LocalityCode
 
@@ -85,6 +85,11 @@ class CaseStep(BaseModel):
     from_locality: LocalityCode | None = Field(
         default=None, description="with transfer: who had it (none: every involved locality)"
     )
+    alert: Alert | None = Field(
+        default=None,
+        description="with transfer: the alert as it stood, delivered to the receiving "
+        "locality's task force",
+    )
 
     @model_validator(mode="after")
     def _fields_fit_the_action(self) -> Self:
@@ -99,6 +104,8 @@ class CaseStep(BaseModel):
                 raise ValueError("transfer needs a note for the receiving task force")
         elif self.to_locality is not None or self.from_locality is not None:
             raise ValueError(f"{self.action.value} takes no locality")
+        if self.alert is not None and self.alert.alert_id != self.alert_id:
+            raise ValueError(f"the alert carried is {self.alert.alert_id}, not {self.alert_id}")
         return self
 
     @property

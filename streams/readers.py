@@ -16,11 +16,12 @@ class Record:
     partition: int
     offset: int
     headers: list[tuple[str, bytes]]
+    topic: str = ""
 
 
 class TopicTail:
-    """Everything written to ``topic`` after this object was created (or, with
-    ``from_beginning``, everything the topic holds).
+    """Everything written to ``topic`` (one name, or several) after this object was
+    created (or, with ``from_beginning``, everything the topic holds).
 
     Example:
         >>> tail = TopicTail("127.0.0.1:9092", "alerts")  # doctest: +SKIP
@@ -28,17 +29,21 @@ class TopicTail:
         >>> records = tail.collect(lambda recs: len(recs) >= 3, timeout_s=60)
     """
 
-    def __init__(self, bootstrap_servers: str, topic: str, from_beginning: bool = False) -> None:
+    def __init__(
+        self, bootstrap_servers: str, topic: str | list[str], from_beginning: bool = False
+    ) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
         self._consumer = KafkaConsumer(
             bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None
         )
-        partitions = self._consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            self._consumer.close()
-            raise LookupError(f"topic {topic} does not exist")
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        tps = []
+        for name in [topic] if isinstance(topic, str) else topic:
+            partitions = self._consumer.partitions_for_topic(name) or set()
+            if not partitions:
+                self._consumer.close()
+                raise LookupError(f"topic {name} does not exist")
+            tps += [TopicPartition(name, p) for p in sorted(partitions)]
         self._consumer.assign(tps)
         if from_beginning:
             self._consumer.seek_to_beginning(*tps)
@@ -59,7 +64,7 @@ class TopicTail:
     def poll(self, timeout_s: float) -> list[Record]:
         """What arrived within ``timeout_s`` (also kept in ``records``)."""
         new = [
-            Record(m.key, m.value, m.partition, m.offset, list(m.headers or []))
+            Record(m.key, m.value, m.partition, m.offset, list(m.headers or []), m.topic)
             for batch in self._consumer.poll(timeout_ms=int(timeout_s * 1000)).values()
             for m in batch
         ]

@@ -127,16 +127,16 @@ CASE_T0 = datetime(2026, 11, 25, 9, 0, tzinfo=VIETNAM_TZ)
 
 
 def case_step(
-    alert: Alert, action: CaseAction | str, minutes: float = 0, **overrides: Any
+    of: Alert, action: CaseAction | str, minutes: float = 0, **overrides: Any
 ) -> CaseStep:
-    """A task force's step on ``alert``, ``minutes`` after CASE_T0 (a close is confirmed,
+    """A task force's step on the alert ``of``, ``minutes`` after CASE_T0 (a close is confirmed,
     a transfer goes to Hai Phong with a note, unless told otherwise)."""
     action = CaseAction(action)
     fields: dict[str, Any] = {
         "step_id": unique("CASE"),
-        "alert_id": alert.alert_id,
-        "shipment_id": alert.shipment_id,
-        "rule": alert.rule,
+        "alert_id": of.alert_id,
+        "shipment_id": of.shipment_id,
+        "rule": of.rule,
         "action": action,
         "actor": "Nguyễn Văn An",
         "via": "cli:test",

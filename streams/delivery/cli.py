@@ -19,11 +19,14 @@ from schemas import (
     CaseAction,
     CaseConflict,
     CaseOutcome,
+    CaseStep,
     Registry,
     Rule,
     load_registry,
 )
 from streams.delivery.subscriptions import SubscriptionStore
+from streams.readers import Record
+from streams.topics import ALERT_CASES, ALERTS
 
 RULES = click.Choice([r.value for r in Rule])
 
@@ -104,6 +107,48 @@ def render(alert: Alert, registry: Registry, lang: str) -> str:
     return "\n".join(lines)
 
 
+def render_handover(step: CaseStep, registry: Registry, lang: str) -> str:
+    """A transfer, as the receiving task force reads it at a terminal: who handed what to
+    whom, the note, then the alert."""
+    assert step.alert is not None
+    vi = lang == "vi"
+    when = step.at.astimezone(VIETNAM_TZ).strftime("%d/%m/%Y %H:%M")
+    to = registry.locality(step.to_locality or "")
+    origin = registry.locality(step.from_locality) if step.from_locality else None
+    if vi:
+        source = origin.name if origin else ", ".join(step.alert.localities)
+        head = f"==> {when} (UTC+7) CHUYỂN GIAO {source} -> {to.name}: {step.actor}"
+    else:
+        source = origin.name_ascii if origin else ", ".join(step.alert.localities)
+        head = f"==> {when} (UTC+7) HANDOVER {source} -> {to.name_ascii}: {step.actor}"
+    return "\n".join([head, f"    {step.note}", render(step.alert, registry, lang)])
+
+
+def _readable(
+    record: Record, localities: tuple[str, ...], rules: tuple[str, ...], min_severity: int,
+    registry: Registry, lang: str,
+) -> str | None:  # fmt: skip
+    """What the tail prints of a record (an alert, or a handover), or None to skip it."""
+    if record.topic == ALERT_CASES:
+        try:
+            step = CaseStep.model_validate_json(record.value)
+        except ValueError:
+            return None  # unreadable: the worker dead-letters it
+        if step.alert is None or (localities and step.to_locality not in localities):
+            return None
+        if rules and step.alert.rule.value not in rules:
+            return None
+        return render_handover(step, registry, lang)
+    alert = Alert.model_validate_json(record.value)
+    if localities and not set(localities) & set(alert.localities):
+        return None
+    if rules and alert.rule.value not in rules:
+        return None
+    if alert.status == AlertStatus.OPEN and alert.severity < min_severity:
+        return None
+    return render(alert, registry, lang)
+
+
 @alerts_group.command("tail")
 @click.option("--locality", "localities", multiple=True, help="repeat; default every locality")
 @click.option("--rule", "rules", multiple=True, type=RULES, help="repeat; default every rule")
@@ -116,9 +161,9 @@ def tail(
     localities: tuple[str, ...], rules: tuple[str, ...], min_severity: int, lang: str,
     from_beginning: bool, count: int | None, timeout_s: float | None,
 ) -> None:  # fmt: skip
-    """Print alerts as they arrive (until Ctrl-C, --count or --timeout)."""
+    """Print alerts as they arrive, and alerts handed over to --locality (until Ctrl-C,
+    --count or --timeout)."""
     from streams.readers import TopicTail
-    from streams.topics import ALERTS
 
     registry = load_registry()
     unknown = [c for c in localities if c not in registry.localities]
@@ -127,19 +172,16 @@ def tail(
     settings = load_settings()
     shown = 0
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    with TopicTail(settings.bootstrap_servers, ALERTS, from_beginning=from_beginning) as reader:
+    topics = [ALERTS, ALERT_CASES]
+    with TopicTail(settings.bootstrap_servers, topics, from_beginning=from_beginning) as reader:
         since = "the oldest kept" if from_beginning else "now"
-        click.echo(f"reading alerts from {since} (Ctrl-C to stop)", err=True)
+        click.echo(f"reading alerts and handovers from {since} (Ctrl-C to stop)", err=True)
         while deadline is None or time.monotonic() < deadline:
             for record in reader.poll(0.5):
-                alert = Alert.model_validate_json(record.value)
-                if localities and not set(localities) & set(alert.localities):
+                text = _readable(record, localities, rules, min_severity, registry, lang)
+                if text is None:
                     continue
-                if rules and alert.rule.value not in rules:
-                    continue
-                if alert.status == AlertStatus.OPEN and alert.severity < min_severity:
-                    continue
-                click.echo(render(alert, registry, lang))
+                click.echo(text)
                 shown += 1
                 if count is not None and shown >= count:
                     return

@@ -1,6 +1,11 @@
 """Webhook delivery: one queue and one sender per subscription, retries with exponential
 backoff and full jitter, a dead letter after a bounded number of tries.
 
+Two kinds of delivery (header ``X-Goodsflow-Kind``): ``alert``, the alert as detection
+sent it (the body is the alert's JSON); and ``handover``, a task force transferring an
+alert to another locality (the body is ``{"kind": "handover", "step": ..., "alert": ...}``),
+sent to the receiving locality's subscriptions.
+
 A slow or failing receiver only fills its own queue: every other subscription's sender goes
 on. One sender per subscription takes its deliveries in the order they were submitted, so a
 receiver sees one shipment's alerts in the order of the alerts topic. Each delivery carries
@@ -19,26 +24,33 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from schemas import Alert
+from schemas import Alert, CaseStep
 from streams.delivery.signing import HEADER, sign
-from streams.delivery.subscriptions import Subscription, matches
+from streams.delivery.subscriptions import Subscription, matches, matches_handover
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """One alert for one subscription."""
+    """One alert (or one handover of an alert) for one subscription."""
 
     subscription: Subscription
     alert: Alert
     body: bytes
+    handover: str | None = None  # the transfer's step id
+
+    @property
+    def kind(self) -> str:
+        return "alert" if self.handover is None else "handover"
 
     @property
     def delivery_id(self) -> str:
-        raw = f"{self.alert.alert_id}|{self.alert.revision}|{self.subscription.id}"
+        made_by = self.handover or f"{self.alert.alert_id}|{self.alert.revision}"
+        raw = f"{made_by}|{self.subscription.id}"
         return "DLV-" + hashlib.sha256(raw.encode()).hexdigest()[:20]
 
     def headers(self, now: float | None = None) -> dict[str, str]:
@@ -47,6 +59,7 @@ class Delivery:
             "Content-Type": "application/json",
             HEADER: sign(self.subscription.secret, self.body, now),
             "X-Goodsflow-Delivery-Id": self.delivery_id,
+            "X-Goodsflow-Kind": self.kind,
             "X-Goodsflow-Alert-Id": self.alert.alert_id,
             "X-Goodsflow-Alert-Revision": str(self.alert.revision),
         }
@@ -70,6 +83,18 @@ class RetryPolicy:
     def delay(self, attempt: int, rng: random.Random) -> float:
         """Full jitter: uniform between 0 and min(cap, base * 2**(attempt - 1))."""
         return rng.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
+
+
+def handover_body(step: CaseStep) -> bytes:
+    """A handover as its receiver reads it: the step (who, when, from where, the note) and
+    the alert it hands over."""
+    assert step.alert is not None  # submit_handover sends only transfers that carry one
+    body = {
+        "kind": "handover",
+        "step": step.model_dump(mode="json", exclude={"alert"}),
+        "alert": step.alert.model_dump(mode="json"),
+    }
+    return json.dumps(body, ensure_ascii=False).encode()
 
 
 Send = Callable[[Delivery], Awaitable[None]]  # raises on any failure
@@ -107,6 +132,23 @@ class WebhookDispatcher:
             lane = self._lane(subscription)
             future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
             await lane.queue.put((Delivery(subscription, alert, body), future))
+            futures.append(future)
+        return futures
+
+    async def submit_handover(self, step: CaseStep) -> list[asyncio.Future[Outcome]]:
+        """Queue a transfer, with the alert it carries, for the receiving locality's
+        subscriptions; one future per delivery."""
+        if step.alert is None:
+            return []
+        body = handover_body(step)
+        futures = []
+        for subscription in self.subscriptions:
+            if not matches_handover(subscription, step):
+                continue
+            lane = self._lane(subscription)
+            future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+            delivery = Delivery(subscription, step.alert, body, handover=step.step_id)
+            await lane.queue.put((delivery, future))
             futures.append(future)
         return futures
 

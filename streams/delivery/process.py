@@ -1,7 +1,9 @@
-"""The delivery process (`goodsflow alerts deliver`): alerts topic -> signed webhooks.
+"""The delivery process (`goodsflow alerts deliver`): alerts topic -> signed webhooks, and
+alert-cases topic -> handovers to the receiving locality's webhooks.
 
-A consumer of its own (group ``goodsflow-delivery``; a new group starts at the end of the
-topic, not at its history) feeds the :class:`~streams.delivery.dispatcher.WebhookDispatcher`.
+A consumer of its own (group ``goodsflow-delivery``, GOODSFLOW_DELIVERY__GROUP; a new group
+starts at the end of the topics, not at their history) feeds the
+:class:`~streams.delivery.dispatcher.WebhookDispatcher`.
 A record's offset is committed only when every delivery made from it is done (accepted by
 the receiver, or dead-lettered to ``alerts-delivery-dlq`` with the last error), in offset
 order per partition; after a crash the uncommitted alerts are delivered again, which the
@@ -23,13 +25,12 @@ import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from goodsflow.settings import Settings
-from schemas import Alert, load_registry
+from schemas import Alert, CaseAction, CaseStep, load_registry
 from streams.delivery.dispatcher import Delivery, Outcome, RetryPolicy, WebhookDispatcher
 from streams.delivery.subscriptions import SubscriptionStore
-from streams.topics import ALERTS, ALERTS_DELIVERY_DLQ, ensure_topics
+from streams.topics import ALERT_CASES, ALERTS, ALERTS_DELIVERY_DLQ, ensure_topics
 
 log = logging.getLogger(__name__)
-GROUP = "goodsflow-delivery"
 
 
 def dead_letter_record(delivery: Delivery, outcome: Outcome) -> bytes:
@@ -43,7 +44,8 @@ def dead_letter_record(delivery: Delivery, outcome: Outcome) -> bytes:
             "attempts": outcome.attempts,
             "last_error": outcome.last_error,
             "dead_lettered_at": datetime.now(UTC).isoformat(),
-            "alert": json.loads(delivery.body),
+            "kind": delivery.kind,
+            delivery.kind: json.loads(delivery.body),
         },
         ensure_ascii=False,
     ).encode()
@@ -58,8 +60,9 @@ async def run_delivery(settings: Settings, ready: asyncio.Event | None = None) -
     timeout = aiohttp.ClientTimeout(total=cfg.attempt_timeout_s)
     consumer = AIOKafkaConsumer(
         ALERTS,
+        ALERT_CASES,
         bootstrap_servers=settings.bootstrap_servers,
-        group_id=GROUP,
+        group_id=cfg.group,
         enable_auto_commit=False,
         auto_offset_reset="latest",
     )
@@ -103,7 +106,7 @@ async def run_delivery(settings: Settings, ready: asyncio.Event | None = None) -
                     dispatcher.subscriptions = store.all()
                 for tp, messages in batches.items():
                     for message in messages:
-                        futures = await dispatcher.submit(Alert.model_validate_json(message.value))
+                        futures = await _submit(dispatcher, tp.topic, message.value)
                         pending.setdefault(tp, deque()).append((message.offset, futures))
                 batches = {}
                 await _commit_done(consumer, pending)
@@ -111,6 +114,21 @@ async def run_delivery(settings: Settings, ready: asyncio.Event | None = None) -
             await dispatcher.close()
             await consumer.stop()
             await producer.stop()
+
+
+async def _submit(
+    dispatcher: WebhookDispatcher, topic: str, value: bytes
+) -> list[asyncio.Future[Outcome]]:
+    if topic == ALERTS:
+        return await dispatcher.submit(Alert.model_validate_json(value))
+    try:
+        step = CaseStep.model_validate_json(value)
+    except ValueError as exc:  # the worker dead-letters it; nothing to hand over here
+        log.warning("unreadable case step skipped: %s", str(exc).splitlines()[0])
+        return []
+    if step.action != CaseAction.TRANSFER:
+        return []
+    return await dispatcher.submit_handover(step)
 
 
 async def _positioned(consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[Any]]:

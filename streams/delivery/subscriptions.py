@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas import Alert, AlertStatus, GoodsflowError, Registry, Rule
+from schemas import Alert, AlertStatus, CaseStep, GoodsflowError, Registry, Rule
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscriptions (
@@ -65,6 +65,15 @@ def matches(subscription: Subscription, alert: Alert) -> bool:
     if subscription.rules and alert.rule not in subscription.rules:
         return False
     return alert.status == AlertStatus.WITHDRAWN or alert.severity >= subscription.min_severity
+
+
+def matches_handover(subscription: Subscription, step: CaseStep) -> bool:
+    """Whether a transfer goes to ``subscription``: it hands the alert to the
+    subscription's locality, and the alert is of one of its rules. Whatever the severity:
+    a person chose to hand it over."""
+    if step.to_locality != subscription.locality or step.alert is None:
+        return False
+    return not subscription.rules or step.alert.rule in subscription.rules
 
 
 class SubscriptionStore:

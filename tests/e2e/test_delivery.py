@@ -11,17 +11,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from kafka import KafkaProducer
 
+from graph.cases import kafka_publisher
 from schemas import VIETNAM_TZ, Alert, Evidence, Rule, alert_id_for, load_registry
 from streams.delivery import SignatureError, SubscriptionStore, verify
 from streams.delivery.signing import HEADER
 from streams.readers import TopicTail
 from streams.topics import ALERTS, ALERTS_DELIVERY_DLQ
-from tests.factories import unique
+from tests.factories import case_step, unique
 
 WHEN = datetime(2026, 11, 25, 8, tzinfo=VIETNAM_TZ)
 
@@ -34,6 +37,7 @@ class Receiver:
         self.tries: dict[str, int] = {}
         self.accepted: list[tuple[str, int]] = []
         self.bad_signatures: list[str] = []
+        self.handovers: list[dict] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -55,8 +59,11 @@ class Receiver:
                     self.send_response(503)
                     self.end_headers()
                     return
-                alert = json.loads(body)
-                receiver.accepted.append((alert["shipment_id"], alert["revision"]))
+                doc = json.loads(body)
+                if self.headers["X-Goodsflow-Kind"] == "handover":
+                    receiver.handovers.append(doc)
+                else:
+                    receiver.accepted.append((doc["shipment_id"], doc["revision"]))
                 self.send_response(204)
                 self.end_headers()
 
@@ -89,12 +96,9 @@ def _wait(check, timeout_s: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_signed_deliveries_retried_in_order_and_dead_lettered(settings, topics, tmp_path):
-    subs = SubscriptionStore(tmp_path / "subs.db", load_registry())
-    healthy = Receiver(refuse_first=2)
-    hung = Receiver(hang=True)
-    healthy.secret = subs.add("LS team", "LS", healthy.url).secret
-    hung_sub = subs.add("LS backup", "LS", hung.url)
+@contextmanager
+def _delivering(tmp_path, subs: SubscriptionStore) -> Iterator[None]:
+    """`goodsflow alerts deliver` running (3 tries, 1 s each), stopped cleanly after."""
     env = {
         **os.environ,
         "GOODSFLOW_DELIVERY__SUBSCRIPTIONS": str(subs.path),
@@ -102,55 +106,103 @@ def test_signed_deliveries_retried_in_order_and_dead_lettered(settings, topics, 
         "GOODSFLOW_DELIVERY__ATTEMPT_TIMEOUT_S": "1",
         "GOODSFLOW_DELIVERY__BACKOFF_BASE_S": "0.2",
         "GOODSFLOW_DELIVERY__BACKOFF_CAP_S": "0.5",
+        # a group of its own: starts at the end, not at what earlier runs left behind
+        "GOODSFLOW_DELIVERY__GROUP": unique("goodsflow-delivery-test"),
     }
-    log = (tmp_path / "deliver.log").open("w+")
+    log_path = tmp_path / "deliver.log"
+    log = log_path.open("w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "goodsflow", "alerts", "deliver"],
         env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        _wait(lambda: "delivering alerts" in (tmp_path / "deliver.log").read_text(), 60, "start")
-        ours = [unique("SHP") for _ in range(3)]
-        elsewhere = unique("SHP")
-        sent = [  # one shipment's alert twice (a new revision): those two must stay in order
-            _alert(ours[0], ["LS"]),
-            _alert(elsewhere, ["QN"]),  # no subscription for Quang Ninh
-            _alert(ours[1], ["LS", "HN"]),
-            _alert(ours[0], ["LS"], revision=2),
-            _alert(ours[2], ["HN", "LS"]),
-        ]
-        expected = [(a.shipment_id, a.revision) for a in sent if a.shipment_id in ours]
-
-        def dead_ours(records) -> list[dict]:
-            values = [json.loads(r.value) for r in records]
-            return [v for v in values if v["alert"]["shipment_id"] in ours]
-
-        with TopicTail(settings.bootstrap_servers, ALERTS_DELIVERY_DLQ) as dlq:
-            producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers)
-            for alert in sent:
-                key, value = alert.shipment_id.encode(), alert.model_dump_json().encode()
-                producer.send(ALERTS, key=key, value=value)
-            producer.flush()
-            producer.close()
-
-            def accepted_ours() -> list[tuple[str, int]]:
-                # the group may also hand over alerts an earlier run left uncommitted
-                return [a for a in healthy.accepted if a[0] in ours]
-
-            _wait(lambda: len(accepted_ours()) >= len(expected), 60, "the healthy receiver")
-            dead = dead_ours(dlq.collect(lambda rs: len(dead_ours(rs)) >= len(expected), 90))
-        # each delivery accepted once; one shipment's revisions in order; nothing else
-        assert sorted(accepted_ours()) == sorted(expected)
-        first = [rev for sid, rev in accepted_ours() if sid == ours[0]]
-        assert first == [1, 2]
-        assert all(n == 3 for n in healthy.tries.values())  # two refusals, then accepted, each
-        assert healthy.bad_signatures == []
-        assert sorted((d["alert"]["shipment_id"], d["revision"]) for d in dead) == sorted(expected)
-        assert {d["subscription_id"] for d in dead} == {hung_sub.id}
-        assert all(d["attempts"] == 3 and "Timeout" in d["last_error"] for d in dead)
+        _wait(lambda: "delivering alerts" in log_path.read_text(), 60, "start")
+        yield
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    assert proc.returncode == 0, log_path.read_text()
+
+
+def test_signed_deliveries_retried_in_order_and_dead_lettered(settings, topics, tmp_path):
+    subs = SubscriptionStore(tmp_path / "subs.db", load_registry())
+    healthy = Receiver(refuse_first=2)
+    hung = Receiver(hang=True)
+    healthy.secret = subs.add("LS team", "LS", healthy.url).secret
+    hung_sub = subs.add("LS backup", "LS", hung.url)
+    try:
+        with _delivering(tmp_path, subs):
+            _deliver_and_check(settings, healthy, hung_sub)
+    finally:
         healthy.close()
         hung.close()
-    assert proc.returncode == 0, (tmp_path / "deliver.log").read_text()
+
+
+def _deliver_and_check(settings, healthy: Receiver, hung_sub) -> None:
+    """Alerts for LS: the healthy receiver gets each once, in order; the hung one's
+    deliveries are dead-lettered."""
+    ours = [unique("SHP") for _ in range(3)]
+    elsewhere = unique("SHP")
+    sent = [  # one shipment's alert twice (a new revision): those two must stay in order
+        _alert(ours[0], ["LS"]),
+        _alert(elsewhere, ["QN"]),  # no subscription for Quang Ninh
+        _alert(ours[1], ["LS", "HN"]),
+        _alert(ours[0], ["LS"], revision=2),
+        _alert(ours[2], ["HN", "LS"]),
+    ]
+    expected = [(a.shipment_id, a.revision) for a in sent if a.shipment_id in ours]
+
+    def dead_ours(records) -> list[dict]:
+        values = [json.loads(r.value) for r in records]
+        return [v for v in values if v["alert"]["shipment_id"] in ours]
+
+    with TopicTail(settings.bootstrap_servers, ALERTS_DELIVERY_DLQ) as dlq:
+        producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers)
+        for alert in sent:
+            key, value = alert.shipment_id.encode(), alert.model_dump_json().encode()
+            producer.send(ALERTS, key=key, value=value)
+        producer.flush()
+        producer.close()
+
+        def accepted_ours() -> list[tuple[str, int]]:
+            # other tests may send alerts that involve Lang Son meanwhile
+            return [a for a in healthy.accepted if a[0] in ours]
+
+        _wait(lambda: len(accepted_ours()) >= len(expected), 60, "the healthy receiver")
+        dead = dead_ours(dlq.collect(lambda rs: len(dead_ours(rs)) >= len(expected), 90))
+    # each delivery accepted once; one shipment's revisions in order; nothing else
+    assert sorted(accepted_ours()) == sorted(expected)
+    first = [rev for sid, rev in accepted_ours() if sid == ours[0]]
+    assert first == [1, 2]
+    assert all(n == 3 for n in healthy.tries.values())  # two refusals, then accepted, each
+    assert healthy.bad_signatures == []
+    assert sorted((d["alert"]["shipment_id"], d["revision"]) for d in dead) == sorted(expected)
+    assert {d["subscription_id"] for d in dead} == {hung_sub.id}
+    assert all(d["attempts"] == 3 and "Timeout" in d["last_error"] for d in dead)
+
+
+def test_a_transfer_is_handed_to_the_receiving_locality(settings, topics, tmp_path):
+    subs = SubscriptionStore(tmp_path / "subs.db", load_registry())
+    hp, ls = Receiver(refuse_first=1), Receiver()
+    hp.secret = subs.add("HP team", "HP", hp.url, min_severity=90).secret
+    ls.secret = subs.add("LS team", "LS", ls.url).secret
+    alert = _alert(unique("SHP"), ["LS"])  # severity 75
+    publish = kafka_publisher(settings.bootstrap_servers)
+    try:
+        with _delivering(tmp_path, subs):
+            publish(case_step(alert, "acknowledge"))  # hands nothing over
+            handed = case_step(alert, "transfer", 1, to_locality="HP", alert=alert,
+                               note="Xe về cảng Đình Vũ, nhờ Hải Phòng kiểm tra")  # fmt: skip
+            publish(handed)
+            _wait(lambda: hp.handovers, 60, "the handover")
+            time.sleep(1)  # anything else would have come by now
+    finally:
+        hp.close()
+        ls.close()
+    (doc,) = hp.handovers
+    assert doc["kind"] == "handover" and doc["step"]["step_id"] == handed.step_id
+    assert (
+        doc["step"]["note"].startswith("Xe về cảng") and doc["alert"]["alert_id"] == alert.alert_id
+    )
+    assert hp.bad_signatures == [] and list(hp.tries.values()) == [2]  # retried once
+    assert ls.handovers == [] and ls.accepted == []

@@ -66,6 +66,8 @@ def test_steps_are_kept_in_order_with_who_how_and_when(world):
     )  # fmt: skip
     assert (moved.alert.case_status, moved.alert.assigned_to) == ("transferred", elsewhere)
     assert moved.step.from_locality is None  # it was with every involved locality
+    assert moved.step.alert == alert  # as detection sent it, for the receiving task force
+    assert ack.step.alert is None
     desk.act(alert.alert_id, CaseAction.ACKNOWLEDGE, actor="Phạm Thu", via="api:abc")
     closed = desk.act(
         alert.alert_id, CaseAction.CLOSE, actor="Phạm Thu", via="api:abc",
