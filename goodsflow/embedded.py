@@ -17,10 +17,20 @@ import click
 from goodsflow.demo import print_alerts
 from goodsflow.evaluation import InProcessDetection
 from graph.analytics import find_rings
+from graph.cases import CaseDesk
 from graph.embedded import EmbeddedGraph
 from graph.embedded_queries import EmbeddedQueries
 from producers.simulation import SimulationConfig, Simulator
-from schemas import Alert, AlertStatus, CaseStep, Registry, load_registry, parse_event
+from schemas import (
+    Alert,
+    AlertStatus,
+    CaseAction,
+    CaseOutcome,
+    CaseStep,
+    Registry,
+    load_registry,
+    parse_event,
+)
 
 GRAPH_BATCH = 500  # events per graph write, as the worker's graph sink batches them
 
@@ -74,6 +84,8 @@ def run_embedded_demo(shipments: int, seed: int, lang: str, output: Path) -> Non
     queries = EmbeddedQueries(graph)
     _top_shipments(alerts, queries, registry, lang)
     _rings(queries, config)
+    desk = CaseDesk(queries, EmbeddedCases(detector, graph), registry)
+    _task_forces(alerts, expected, queries, desk)
     nodes = Counter(label for label, _ in graph.g.nodes)
     relationships = Counter(data["type"] for _, _, data in graph.g.edges(data=True))
     click.echo(
@@ -140,3 +152,40 @@ def _rings(queries: EmbeddedQueries, config: SimulationConfig) -> None:
             f"{ring.alerted_shipments} alerted shipments: "
             + ", ".join(m.entity for m in ring.members[:5])
         )
+
+
+def _task_forces(
+    alerts: list[Alert], planted: set[str], queries: EmbeddedQueries, desk: CaseDesk
+) -> None:
+    """The task forces work the most severe alert of each rule through the same case desk
+    as the API: the first is handed to another locality, the rest closed (the simulator's
+    ground truth says confirmed or false alarm)."""
+    by_rule: dict[str, Alert] = {}
+    for alert in sorted(alerts, key=lambda a: (-a.severity, a.alert_id)):
+        by_rule.setdefault(alert.rule.value, alert)
+    worst = list(by_rule.values())
+    if not worst:
+        return
+    names = {code: loc.name for code, loc in desk.registry.localities.items()}
+    click.echo("\nTask forces at work (the case workflow, as through the API):")
+    first = worst[0]
+    team = f"Đội QLTT {names[first.localities[0]]}"
+    desk.act(first.alert_id, CaseAction.ACKNOWLEDGE, actor=team, via="demo")
+    to = next(code for code in names if code not in first.localities)
+    desk.act(
+        first.alert_id, CaseAction.TRANSFER, actor=team, via="demo", to_locality=to,
+        note="Xe đi tiếp qua địa bàn của đồng chí, đề nghị theo dõi",
+    )  # fmt: skip
+    click.echo(
+        f"  {first.alert_id} {first.rule.value}: acknowledged by {team}, handed to {names[to]}"
+    )
+    for alert in worst[1:]:
+        outcome = CaseOutcome.CONFIRMED if alert.shipment_id in planted else CaseOutcome.FALSE_ALARM
+        team = f"Đội QLTT {names[alert.localities[0]]}"
+        desk.act(alert.alert_id, CaseAction.CLOSE, actor=team, via="demo", outcome=outcome)
+        click.echo(f"  {alert.alert_id} {alert.rule.value}: closed by {team}, {outcome.value}")
+    closed = [r for r in queries.outcomes() if r.confirmed + r.false_alarm]
+    click.echo(
+        "  confirmed / closed, per rule: "
+        + ", ".join(f"{r.rule} {r.confirmed}/{r.confirmed + r.false_alarm}" for r in closed)
+    )

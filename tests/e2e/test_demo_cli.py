@@ -27,6 +27,14 @@ def test_the_embedded_demo_runs_without_servers_and_reports(tmp_path):
     ):
         assert section in text, section
     assert "planted suspicious shipments found" in text
+    # the task forces' case steps: one handed over, the rest closed, counted per rule
+    cases = text[text.index("Task forces at work") :].splitlines()
+    assert ": acknowledged by Đội QLTT " in cases[1] and ", handed to " in cases[1]
+    closed = [line for line in cases if ": closed by Đội QLTT " in line]
+    assert closed and all(line.endswith(("confirmed", "false_alarm")) for line in closed)
+    per_rule = next(line for line in cases if "confirmed / closed, per rule:" in line)
+    assert sum(int(part.split("/")[1]) for part in per_rule.split(":")[1].split(",")) == len(closed)
+    assert "CaseStep " in text and "ON " in text and "TO 1" in text  # in the graph
     alerts = [
         Alert.model_validate_json(line) for line in (out / "alerts.jsonl").read_text().splitlines()
     ]
