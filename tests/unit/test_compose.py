@@ -13,8 +13,8 @@ COMPOSE = yaml.safe_load((Path(__file__).parents[2] / "docker-compose.yml").read
 SERVICES = COMPOSE["services"]
 
 
-def test_services_are_kafka_neo4j_the_worker_and_the_api():
-    assert set(SERVICES) == {"kafka", "neo4j", "worker", "api"}
+def test_services_are_kafka_neo4j_the_worker_the_api_and_delivery():
+    assert set(SERVICES) == {"kafka", "neo4j", "worker", "api", "delivery"}
     assert SERVICES["kafka"]["image"].startswith("apache/kafka:3.9.")
     assert SERVICES["neo4j"]["image"] == "neo4j:5.26-community"
     assert SERVICES["worker"]["command"] == ["goodsflow", "worker"]
@@ -22,6 +22,15 @@ def test_services_are_kafka_neo4j_the_worker_and_the_api():
     defaults = Settings().api
     assert f"{defaults.port}:{defaults.port}" in SERVICES["api"]["ports"]
     assert "GOODSFLOW_API__TOKENS" in SERVICES["api"]["environment"]  # never baked in
+    delivery = SERVICES["delivery"]
+    assert delivery["command"] == ["goodsflow", "alerts", "deliver"]
+    # the subscriptions (with their secrets) live on a volume, not in the image
+    path = delivery["environment"]["GOODSFLOW_DELIVERY__SUBSCRIPTIONS"]
+    assert any(path.startswith(v.split(":")[1] + "/") for v in delivery["volumes"])
+    assert (
+        delivery["environment"]["GOODSFLOW_KAFKA__BOOTSTRAP_SERVERS"]
+        == SERVICES["worker"]["environment"]["GOODSFLOW_KAFKA__BOOTSTRAP_SERVERS"]
+    )
 
 
 def test_host_ports_are_the_stack_defaults():
