@@ -11,9 +11,9 @@ from datetime import datetime
 from kafka import KafkaProducer
 
 from schemas import VIETNAM_TZ, Alert, Evidence, Rule, alert_id_for
-from streams.topics import ALERTS
+from streams.topics import ALERT_CASES, ALERTS
 from tests.e2e.cli import goodsflow
-from tests.factories import unique
+from tests.factories import case_step, unique
 
 
 def test_subscribe_list_and_unsubscribe(tmp_path):
@@ -50,23 +50,33 @@ def _alert(shipment_id: str, severity: int, localities: list[str]) -> Alert:
     )  # fmt: skip
 
 
-def test_tail_prints_matching_alerts_as_they_arrive(settings, topics):
+def test_tail_prints_matching_alerts_and_handovers_as_they_arrive(settings, topics):
     low, other, wanted = unique("SHP"), unique("SHP"), unique("SHP")
     proc = subprocess.Popen(
         [sys.executable, "-m", "goodsflow", "alerts", "tail", "--locality", "LS",
-         "--min-severity", "70", "--count", "1", "--timeout", "60", "--lang", "vi"],
+         "--min-severity", "70", "--count", "2", "--timeout", "60", "--lang", "vi"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stderr is not None
-    assert "reading alerts from now" in proc.stderr.readline()
+    assert "reading alerts and handovers from now" in proc.stderr.readline()
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers)
-    for alert in (_alert(low, 40, ["LS"]), _alert(other, 90, ["QN"]), _alert(wanted, 90, ["LS"])):
+    elsewhere = _alert(other, 90, ["QN"])
+    for alert in (_alert(low, 40, ["LS"]), elsewhere, _alert(wanted, 90, ["LS"])):
         producer.send(
             ALERTS, key=alert.shipment_id.encode(), value=alert.model_dump_json().encode()
+        )
+    # Quang Ninh hands its alert to Lang Son; a transfer elsewhere is not for LS
+    to_ls = case_step(elsewhere, "transfer", to_locality="LS", note="Nhờ Lạng Sơn", alert=elsewhere)
+    to_hp = case_step(elsewhere, "transfer", 1, to_locality="HP", note="x", alert=elsewhere)
+    for step in (to_hp, to_ls):
+        producer.send(
+            ALERT_CASES, key=step.shipment_id.encode(), value=step.model_dump_json().encode()
         )
     producer.flush()
     producer.close()
     out, _ = proc.communicate(timeout=90)
     assert proc.returncode == 0
     assert wanted in out and f"Lô hàng {wanted} lệch tuyến" in out and "Lạng Sơn" in out
-    assert low not in out and other not in out
+    assert "CHUYỂN GIAO QN -> Lạng Sơn: Nguyễn Văn An" in out and "    Nhờ Lạng Sơn" in out
+    assert other in out  # the alert handed over, under its handover line
+    assert low not in out and "Hải Phòng" not in out
