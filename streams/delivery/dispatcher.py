@@ -26,7 +26,7 @@ import asyncio
 import hashlib
 import json
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from schemas import Alert, CaseStep
@@ -125,15 +125,9 @@ class WebhookDispatcher:
     async def submit(self, alert: Alert) -> list[asyncio.Future[Outcome]]:
         """Queue ``alert`` for every matching subscription; one future per delivery."""
         body = alert.model_dump_json().encode()
-        futures = []
-        for subscription in self.subscriptions:
-            if not matches(subscription, alert):
-                continue
-            lane = self._lane(subscription)
-            future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-            await lane.queue.put((Delivery(subscription, alert, body), future))
-            futures.append(future)
-        return futures
+        return await self._enqueue(
+            Delivery(sub, alert, body) for sub in self.subscriptions if matches(sub, alert)
+        )
 
     async def submit_handover(self, step: CaseStep) -> list[asyncio.Future[Outcome]]:
         """Queue a transfer, with the alert it carries, for the receiving locality's
@@ -141,14 +135,17 @@ class WebhookDispatcher:
         if step.alert is None:
             return []
         body = handover_body(step)
+        return await self._enqueue(
+            Delivery(sub, step.alert, body, handover=step.step_id)
+            for sub in self.subscriptions
+            if matches_handover(sub, step)
+        )
+
+    async def _enqueue(self, deliveries: Iterable[Delivery]) -> list[asyncio.Future[Outcome]]:
         futures = []
-        for subscription in self.subscriptions:
-            if not matches_handover(subscription, step):
-                continue
-            lane = self._lane(subscription)
+        for delivery in deliveries:
             future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-            delivery = Delivery(subscription, step.alert, body, handover=step.step_id)
-            await lane.queue.put((delivery, future))
+            await self._lane(delivery.subscription).queue.put((delivery, future))
             futures.append(future)
         return futures
 

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.cli import running_api
 from tests.factories import ROUTE, free_port
 from tests.graph_world import build_world
 
@@ -23,30 +23,8 @@ TOKEN = "e2e-token-0123456789abcdef"
 
 @pytest.fixture
 def api(tmp_path: Path):
-    port = free_port()
-    env = {**os.environ, "GOODSFLOW_API__TOKENS": f"other-token-0123456789,{TOKEN}"}
-    log = (tmp_path / "api.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "goodsflow", "api", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/health", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail((tmp_path / "api.log").read_text())
-            time.sleep(0.2)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    with running_api(tmp_path, f"other-token-0123456789,{TOKEN}", free_port()) as base:
+        yield base
 
 
 def get(url: str, token: str | None = TOKEN) -> tuple[int, object]:

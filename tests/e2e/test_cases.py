@@ -7,9 +7,6 @@ and the worker into Neo4j."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +19,7 @@ from graph.exceptions import NotFound
 from graph.queries import Neo4jQueries
 from producers.publisher import KafkaEventPublisher
 from schemas import VIETNAM_TZ, Rule, alert_id_for
-from tests.e2e.cli import goodsflow
+from tests.e2e.cli import goodsflow, running_api
 from tests.e2e.test_api import TOKEN
 from tests.factories import ROUTE, declaration, free_port, scan
 
@@ -104,28 +101,8 @@ def test_a_task_force_works_a_case_from_the_terminal(settings, worker, neo4j_dri
 
 @pytest.fixture
 def api(tmp_path: Path):
-    port = free_port()
-    env = {**os.environ, "GOODSFLOW_API__TOKENS": TOKEN}
-    log = (tmp_path / "api.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "goodsflow", "api", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/health", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail((tmp_path / "api.log").read_text())
-            time.sleep(0.2)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    with running_api(tmp_path, TOKEN, free_port()) as base:
+        yield base
 
 
 def post(url: str, body: dict) -> tuple[int, dict]:
