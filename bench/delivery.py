@@ -64,7 +64,12 @@ def main() -> None:
     for n, server in enumerate(servers):
         store.add(f"bench {n}", "LS", f"http://127.0.0.1:{server.server_address[1]}/")
     log = (folder / "deliver.log").open("w")
-    env = {**os.environ, "GOODSFLOW_DELIVERY__SUBSCRIPTIONS": str(store.path)}
+    env = {
+        **os.environ,
+        "GOODSFLOW_DELIVERY__SUBSCRIPTIONS": str(store.path),
+        # a group of its own: starts at the end, not at what tests left on the dev stack
+        "GOODSFLOW_DELIVERY__GROUP": f"bench-delivery-{uuid.uuid4().hex[:8]}",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "goodsflow", "alerts", "deliver"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
