@@ -66,3 +66,54 @@ def test_the_readme_receiver_snippet_agrees_with_the_sender():
     assert readme_verify(SECRET, header, BODY + b" ") is False
     replayed = sign(SECRET, BODY, now=time.time() - 400)  # beyond the 300 s tolerance
     assert readme_verify(SECRET, replayed, BODY) is False
+
+
+def test_the_readme_example_receiver_takes_what_goodsflow_sends(capsys):
+    """The README's whole receiver, on a real local port, fed by goodsflow's own deliveries:
+    alerts and handovers verified and read once each, anything unsigned or altered refused."""
+    import re
+    import threading
+    import urllib.error
+    import urllib.request
+    from http.server import HTTPServer
+    from pathlib import Path
+
+    from streams.delivery.dispatcher import Delivery, handover_body
+    from tests.factories import case_step
+    from tests.unit.streams.delivery.test_dispatcher import _alert, _sub
+
+    readme = (Path(__file__).parents[4] / "README.md").read_text(encoding="utf-8")
+    (snippet,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "def verify" in b]
+    namespace: dict = {"__name__": "readme_receiver"}
+    exec(snippet, namespace)
+    subscription = _sub("hp", locality="HP")
+    namespace["SECRET"] = subscription.secret
+    server = HTTPServer(("127.0.0.1", 0), namespace["Receiver"])
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+
+    def post(body: bytes, headers: dict[str, str]) -> int:
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    alert = _alert(7, localities=("LS",))
+    as_alert = Delivery(subscription, alert, alert.model_dump_json().encode())
+    step = case_step(alert, "transfer", to_locality="HP", note="Nhờ Hải Phòng", alert=alert)
+    handover = Delivery(subscription, alert, handover_body(step), handover=step.step_id)
+    try:
+        assert post(as_alert.body, as_alert.headers()) == 204
+        assert post(as_alert.body, as_alert.headers()) == 204  # a repeat: accepted, read once
+        assert post(handover.body, handover.headers()) == 204
+        assert post(as_alert.body + b" ", as_alert.headers()) == 401  # altered
+        unsigned = {k: v for k, v in as_alert.headers().items() if k != "X-Goodsflow-Signature"}
+        assert post(as_alert.body, unsigned) == 401
+        garbled = {**as_alert.headers(), "X-Goodsflow-Signature": "nonsense"}
+        assert post(as_alert.body, garbled) == 401
+    finally:
+        server.shutdown()
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == ["60 vi", "handed over: Nhờ Hải Phòng | vi"]
