@@ -7,6 +7,7 @@ and the worker into Neo4j."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 import urllib.error
 import urllib.request
@@ -132,3 +133,30 @@ def test_case_steps_through_the_api_process(settings, worker, neo4j_driver, api)
     assert status == 409 and body["error"] == "case_conflict"
     status, body = post(f"{api}/alerts/{alert_id}/close", {"actor": "Đội HP", "outcome": "?"})
     assert status == 422 and "outcome" in body["message"]
+
+
+def test_a_step_taken_while_the_worker_is_down_lands_when_it_is_back(
+    settings, worker, neo4j_driver, api
+):
+    """The worker is killed (SIGKILL): the API still takes the step (202, on the topic, not
+    yet in the graph), and the restarted worker gives it to detection and the graph."""
+    alert_id = raise_route_deviation(settings, neo4j_driver)
+    worker.stop(signal.SIGKILL)
+    assert not worker.alive()
+    try:
+        status, body = post(
+            f"{api}/alerts/{alert_id}/close", {"actor": "Đội QN", "outcome": "confirmed"}
+        )
+        assert status == 202 and body["landed"] is False, body
+        step_id = body["step"]["step_id"]
+    finally:
+        offset = worker.log_path.stat().st_size
+        worker.start()
+    queries = Neo4jQueries(neo4j_driver, settings.neo4j.database)
+    deadline = time.monotonic() + 90
+    while [s.step_id for s in queries.alert(alert_id).case_steps] != [step_id]:
+        assert time.monotonic() < deadline, worker.log_tail(offset)
+        time.sleep(0.5)
+    assert queries.alert(alert_id).case_outcome == "confirmed"
+    # detection had it first (the worker logs the rule's running count at each close)
+    assert f"alert {alert_id} closed (confirmed) by Đội QN" in worker.log_tail(offset, 10_000)
