@@ -18,6 +18,7 @@ steps are kept, and the case shows the later one (schemas/cases.py).
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -184,17 +185,23 @@ class CaseDesk:
 
 def kafka_publisher(bootstrap_servers: str) -> Callable[[CaseStep], None]:
     """Publish steps to the ``alert-cases`` topic, keyed by shipment id, each acknowledged
-    by the broker before returning (raises producers.exceptions.PublishError)."""
+    by the broker before returning (raises producers.exceptions.PublishError within about
+    10 s when Kafka cannot take it). Safe to call from the API's worker threads: one step
+    at a time, so each caller's error is its own."""
     from producers.publisher import KafkaEventPublisher
     from streams.topics import ALERT_CASES
 
     publisher: KafkaEventPublisher | None = None
+    lock = threading.Lock()
 
     def publish(step: CaseStep) -> None:
         nonlocal publisher
-        if publisher is None:  # connect at the first step, not when the API starts
-            publisher = KafkaEventPublisher(bootstrap_servers, topic=ALERT_CASES)
-        publisher.publish_raw(step.shipment_id.encode(), step.model_dump_json().encode())
-        publisher.flush()
+        with lock:
+            if publisher is None:  # connect at the first step, not when the API starts
+                publisher = KafkaEventPublisher(
+                    bootstrap_servers, topic=ALERT_CASES, timeout_s=10, connect_timeout_s=5
+                )
+            publisher.publish_raw(step.shipment_id.encode(), step.model_dump_json().encode())
+            publisher.flush()
 
     return publish

@@ -307,3 +307,19 @@ def test_a_step_not_yet_in_the_graph_is_202(world):
     assert response.status_code == 202
     assert response.json()["landed"] is False and response.json()["alert"] is None
     assert [s.step_id for s in sent] == [response.json()["step"]["step_id"]]
+
+
+def test_the_kafka_publisher_says_when_kafka_cannot_be_reached():
+    from graph.cases import kafka_publisher
+    from tests.factories import free_port
+
+    address = f"127.0.0.1:{free_port()}"
+    publish = kafka_publisher(address)
+    with pytest.raises(PublishError, match=f"cannot reach Kafka at {address}"):
+        publish(case_step(_any_alert(), "acknowledge"))
+
+
+def _any_alert():
+    from tests.unit.streams.delivery.test_dispatcher import _alert
+
+    return _alert(1)
