@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 from goodsflow.embedded import EmbeddedCases
 from goodsflow.evaluation import InProcessDetection
 from graph.api import create_app
-from graph.cases import CaseDesk, token_print
+from graph.cases import CaseDesk, kafka_publisher, token_print
 from graph.embedded import EmbeddedGraph
 from graph.embedded_queries import EmbeddedQueries
 from graph.exceptions import NotFound, QueryError
 from producers.exceptions import PublishError
 from producers.simulation import SimulationConfig, Simulator
 from schemas import CaseAction, CaseConflict, CaseOutcome, Rule, load_registry, parse_event
-from tests.factories import case_step
+from tests.factories import case_step, free_port
 
 REG = load_registry()
 TOKEN = "t0ken-for-the-case-tests-0123"
@@ -309,17 +309,8 @@ def test_a_step_not_yet_in_the_graph_is_202(world):
     assert [s.step_id for s in sent] == [response.json()["step"]["step_id"]]
 
 
-def test_the_kafka_publisher_says_when_kafka_cannot_be_reached():
-    from graph.cases import kafka_publisher
-    from tests.factories import free_port
-
+def test_the_kafka_publisher_says_when_kafka_cannot_be_reached(world):
     address = f"127.0.0.1:{free_port()}"
     publish = kafka_publisher(address)
     with pytest.raises(PublishError, match=f"cannot reach Kafka at {address}"):
-        publish(case_step(_any_alert(), "acknowledge"))
-
-
-def _any_alert():
-    from tests.unit.streams.delivery.test_dispatcher import _alert
-
-    return _alert(1)
+        publish(case_step(world[3][0], "acknowledge"))
