@@ -298,6 +298,12 @@ def show(alert_id: str, lang: str, as_json: bool) -> None:
         f"{alert.shipment_id} | {', '.join(alert.localities)} | {when(alert.raised_at)} (UTC+7)"
     )
     click.echo(f"      {alert.explanation_vi if vi else alert.explanation_en}")
+    registry = load_registry()
+    for fact in alert.evidence:
+        cp = registry.checkpoint(fact.checkpoint_id)
+        place = cp.name if vi else cp.name_ascii
+        other = f" [{fact.shipment_id}]" if fact.shipment_id != alert.shipment_id else ""
+        click.echo(f"      - {when(fact.occurred_at)} {place}{other} {fact.detail}".rstrip())
     status = STATUS_VI[alert.case_status] if vi else alert.case_status
     outcome = alert.case_outcome or ""
     outcome = OUTCOME_VI.get(outcome, outcome) if vi else outcome

@@ -87,6 +87,7 @@ def test_a_task_force_works_a_case_from_the_terminal(settings, worker, neo4j_dri
     assert "Hồ sơ: đã đóng -> QN xác nhận vi phạm" in lines
     assert any("chuyển giao -> QN  Đỗ Văn Hùng" in line for line in lines)
     assert "      Xe chạy về Móng Cái, đề nghị Quảng Ninh theo dõi" in lines
+    assert any(line.startswith("      - ") and "Thái Nguyên" in line for line in lines)
     english = goodsflow("alerts", "show", alert_id, "--lang", "en").stdout
     assert "Case: closed -> QN confirmed" in english
 
