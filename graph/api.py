@@ -10,8 +10,10 @@ id, 409 for a case step that does not fit the case (closed already, say), 422 fo
 parameter, 503 when Neo4j (or, for case steps, Kafka) cannot answer; never a stack trace.
 
 The task forces' case steps (``POST /alerts/{id}/acknowledge|transfer|close``) record the
-person named in the body and the token used (as a short hash, graph.cases.token_print). Times in
-answers keep each event's own offset; a time given without an offset is Vietnam time.
+person named in the body and the token used (as a short hash, graph.cases.token_print).
+
+Times in answers keep each event's own offset; a time given without an offset is Vietnam
+time.
 
 Example:
     >>> app = create_app(queries, tokens=["a-token-of-16-chars"], checks={})  # doctest: +SKIP
@@ -48,7 +50,15 @@ from graph.results import (
     ShipmentTrace,
 )
 from producers.exceptions import PublishError
-from schemas import VIETNAM_TZ, CaseAction, CaseConflict, CaseOutcome, GoodsCategory, Registry
+from schemas import (
+    VIETNAM_TZ,
+    CaseAction,
+    CaseConflict,
+    CaseOutcome,
+    CaseStatus,
+    GoodsCategory,
+    Registry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +329,7 @@ def create_app(
     def alerts(
         locality: str | None = None,
         status: Literal["open", "withdrawn"] | None = None,
-        case_status: Literal["new", "acknowledged", "transferred", "closed"] | None = None,
+        case_status: CaseStatus | None = None,
         rule: str | None = None,
         since: Since = None,
         until: Since = None,
@@ -333,7 +343,7 @@ def create_app(
         return queries.alerts(
             locality=locality,
             status=status,
-            case_status=case_status,
+            case_status=case_status.value if case_status else None,
             rule=rule,
             since=_when("since", since),
             until=_when("until", until),
