@@ -24,6 +24,29 @@ def _graph(driver, ids):
     return {r["id"]: (r["passages"], r["events"]) for r in records}
 
 
+def _offsets(settings, ids) -> str:
+    """The worker group's committed offset and the end of each shipment's partition: a
+    failure then says whether Kafka counts an event as done that a sink never took."""
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+    from streams.topics import APP_ID, CHECKPOINT_EVENTS, partition_for
+
+    tps = {sid: TopicPartition(CHECKPOINT_EVENTS, partition_for(sid)) for sid in ids}
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None)
+    try:
+        committed = admin.list_group_offsets(APP_ID).get(APP_ID, {})
+        ends = consumer.end_offsets(list(tps.values()))
+    finally:
+        admin.close()
+        consumer.close()
+    return "".join(
+        f"{sid}: partition {tp.partition}, committed "
+        f"{getattr(committed.get(tp), 'offset', None)}, end {ends[tp]}\n"
+        for sid, tp in tps.items()
+    )
+
+
 def _wait(fn, done, timeout_s):
     deadline = time.monotonic() + timeout_s
     result = fn()
@@ -61,8 +84,9 @@ def test_killed_worker_resumes_without_loss_or_duplicates(settings, worker, neo4
         records = alerts.collect(lambda rs: wanted <= {r.key for r in rs}, timeout_s=120)
 
     raised = [Alert.model_validate_json(r.value) for r in records if r.key in wanted]
-    assert sorted(a.shipment_id for a in raised) == sorted(ids), worker.log_tail()
+    why = _offsets(settings, ids)  # where the group stands, should an assertion fail
+    assert sorted(a.shipment_id for a in raised) == sorted(ids), why + worker.log_tail()
     for alert in raised:
         assert [e.checkpoint_id for e in alert.evidence] == ["TN-THAINGUYEN"]
     final = _wait(lambda: _graph(neo4j_driver, ids), lambda g: g == {i: (3, 4) for i in ids}, 60)
-    assert final == {i: (3, 4) for i in ids}
+    assert final == {i: (3, 4) for i in ids}, why
