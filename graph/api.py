@@ -170,6 +170,11 @@ def create_app(
         version="1",
     )
     authorised = _TokenCheck(tokens)
+
+    def _check_locality(code: str | None) -> None:
+        if code is not None and code not in reg.localities:
+            raise NotFound(f"locality {code} is not in the registry")
+
     app.state.token_check = authorised
 
     @app.exception_handler(ApiError)
@@ -290,8 +295,7 @@ def create_app(
         offset: Offset = 0,
     ) -> list[Passage]:
         """What passed any checkpoint of the locality in ``[since, until)``."""
-        if code not in reg.localities:
-            raise NotFound(f"locality {code} is not in the registry")
+        _check_locality(code)
         return _passages({"locality": code}, since, until, category, limit, offset)
 
     @app.get("/flows", dependencies=auth, tags=["places"])
@@ -338,8 +342,7 @@ def create_app(
     ) -> list[AlertRecord]:
         """Alerts, newest first; ``locality`` gives a task force its list (the alerts that
         involve it, and those transferred to it)."""
-        if locality is not None and locality not in reg.localities:
-            raise NotFound(f"locality {locality} is not in the registry")
+        _check_locality(locality)
         return queries.alerts(
             locality=locality,
             status=status,
@@ -409,8 +412,7 @@ def create_app(
     ) -> list[RuleOutcomes]:
         """Per rule: cases closed in ``[since, until)`` (by closing time) as confirmed and as
         false alarms, and the precision they give; of one locality's alerts, or all."""
-        if locality is not None and locality not in reg.localities:
-            raise NotFound(f"locality {locality} is not in the registry")
+        _check_locality(locality)
         return queries.outcomes(
             since=_when("since", since), until=_when("until", until), locality=locality
         )

@@ -21,6 +21,10 @@ from graph.projection import GraphRows, Row, project, reference_rows
 from schemas import Alert, CaseStep, Event, Registry
 
 Node = tuple[str, str]  # (label, key)
+# What a CaseStep node keeps of its step, besides alert_id and rule (the queries read these).
+CASE_STEP_FIELDS = (
+    "action", "actor", "via", "at", "note", "outcome", "to_locality", "from_locality",
+)  # fmt: skip
 # Relationships a correction marks retracted (as graph/cypher.py does); the Seizure node
 # itself is marked too.
 RETRACTABLE = frozenset(
@@ -214,8 +218,7 @@ class EmbeddedGraph:
         c = self._node("CaseStep", row["step_id"])
         props = self.g.nodes[c]
         if "action" not in props:  # as ON CREATE SET: a replay changes nothing
-            keys = ("alert_id", "rule", "action", "actor", "via", "at", "note", "outcome")
-            props.update({k: row[k] for k in (*keys, "to_locality", "from_locality")})
+            props.update({k: row[k] for k in ("alert_id", "rule", *CASE_STEP_FIELDS)})
         a = self._node("Alert", row["alert_id"])
         self.g.add_edge(c, a, key="ON", type="ON", step_id=row["step_id"])
         alert, order = self.g.nodes[a], (row["at"], row["step_id"])

@@ -10,7 +10,7 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from graph.embedded import EmbeddedGraph, Node
+from graph.embedded import CASE_STEP_FIELDS, EmbeddedGraph, Node
 from graph.exceptions import NotFound
 from graph.queries import (
     ENTITY_KEYS,
@@ -51,7 +51,10 @@ from graph.results import (
     rule_outcomes,
 )
 
-STEP_KEYS = ("action", "actor", "via", "at", "note", "outcome", "to_locality", "from_locality")
+
+def _for_locality(alert: dict[str, Any], code: str) -> bool:
+    """Whether an alert is in a locality's list: it involves it, or was transferred to it."""
+    return code in alert["localities"] or alert.get("assigned_to") == code
 
 
 def _in(when: datetime, since: datetime, until: datetime) -> bool:
@@ -357,11 +360,7 @@ class EmbeddedQueries:
             if (
                 (status is not None and a["status"] != status)
                 or (case_status is not None and a["case_status"] != case_status)
-                or (
-                    locality is not None
-                    and locality not in a["localities"]
-                    and a["assigned_to"] != locality
-                )
+                or (locality is not None and not _for_locality(a, locality))
                 or (rule is not None and a["rule"] != rule)
                 or (since is not None and a["raised_at"] < since)
                 or (until is not None and a["raised_at"] >= until)
@@ -384,7 +383,7 @@ class EmbeddedQueries:
         }
         steps = sorted(
             (
-                {"step_id": c[1], **{k: self.g.nodes[c][k] for k in STEP_KEYS}}
+                {"step_id": c[1], **{k: self.g.nodes[c][k] for k in CASE_STEP_FIELDS}}
                 for c, _, data in self.g.in_edges(node, data=True)
                 if data["type"] == "ON"
             ),
@@ -418,11 +417,7 @@ class EmbeddedQueries:
                 until is not None and a["case_at"] >= until
             ):
                 continue
-            if (
-                locality is not None
-                and locality not in a["localities"]
-                and a.get("assigned_to") != locality
-            ):
+            if locality is not None and not _for_locality(a, locality):
                 continue
             counts[(a["rule"], a["case_outcome"])] += 1
         return rule_outcomes(

@@ -19,7 +19,15 @@ from graph.embedded_queries import EmbeddedQueries
 from graph.exceptions import NotFound, QueryError
 from producers.exceptions import PublishError
 from producers.simulation import SimulationConfig, Simulator
-from schemas import CaseAction, CaseConflict, CaseOutcome, Rule, load_registry, parse_event
+from schemas import (
+    VIETNAM_TZ,
+    CaseAction,
+    CaseConflict,
+    CaseOutcome,
+    Rule,
+    load_registry,
+    parse_event,
+)
 from tests.factories import case_step, free_port
 
 REG = load_registry()
@@ -87,7 +95,8 @@ def test_steps_are_kept_in_order_with_who_how_and_when(world):
     ]
     assert detail.case_steps[1].note.startswith("Xe đã rời")
     assert detail.case_steps[-1].step_id == closed.step.step_id
-    assert all(s.at.utcoffset().total_seconds() == 7 * 3600 for s in detail.case_steps)
+    # stamped in Vietnam time (UTC+7)
+    assert all(s.at.utcoffset() == VIETNAM_TZ.utcoffset(None) for s in detail.case_steps)
     # in the graph: CaseStep nodes ON the alert, the transfer TO its locality
     step_node = ("CaseStep", moved.step.step_id)
     types = {d["type"]: v for _, v, d in graph.g.out_edges(step_node, data=True)}
