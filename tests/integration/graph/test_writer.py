@@ -212,3 +212,89 @@ def test_vehicles_drivers_and_goods_are_nodes_and_every_relationship_has_provena
     made_by = {r["type"]: r["made_by"] for r in records}
     assert None not in made_by.values(), made_by
     assert made_by["SEIZED_FROM"] == caught.event_id
+
+
+def _poisoned_batch():
+    """A declaration and its scans, one of them at UTC+19:00: the contract takes any offset
+    Python does (up to 23:59), Neo4j's datetime() only -18:00 to +18:00."""
+    from datetime import timedelta, timezone
+
+    from tests import factories
+
+    decl = declaration()
+    scans = [scan(decl.shipment_id, cp, 90 * i) for i, cp in enumerate(ROUTE)]
+    far_east = factories.T0.astimezone(timezone(timedelta(hours=19)))
+    poisoned = scan(decl.shipment_id, ROUTE[2], occurred_at=far_east + timedelta(minutes=200))
+    return decl, [decl, *scans[:2], poisoned, *scans[2:]], poisoned
+
+
+def test_write_isolating_writes_the_batch_but_the_event_neo4j_refuses(writer, neo4j_driver):
+    decl, batch, poisoned = _poisoned_batch()
+    good = [ev for ev in batch if ev is not poisoned]
+
+    report = writer.write_isolating(batch)
+    (refused,) = report.refused
+    assert refused.item is poisoned
+    assert refused.code == "Neo.ClientError.Statement.ArgumentError"
+    assert "Zone offset hours not in valid range: value 19" in refused.message
+    assert report.transactions > 1
+    # declaration, its 2 parties and 2 party links, planned stops, one passage a good scan
+    assert report.written_rows == 1 + 2 + 2 + len(ROUTE) + len(ROUTE)
+    rels, event_ids = once = _counts(neo4j_driver, decl.shipment_id)
+    assert event_ids == sorted(ev.event_id for ev in good)
+    assert rels["PASSED"] == len(ROUTE)
+
+    # deterministic: the same batch again refuses the same event and changes nothing
+    again = writer.write_isolating(batch)
+    assert [(r.item, r.code, r.message) for r in again.refused] == [
+        (poisoned, refused.code, refused.message)
+    ]
+    assert again.written_rows == report.written_rows
+    assert _counts(neo4j_driver, decl.shipment_id) == once
+
+
+def test_write_is_all_or_nothing_and_says_refused_not_unavailable(writer, neo4j_driver):
+    from graph.exceptions import GraphRefused
+
+    decl, batch, _ = _poisoned_batch()
+    with pytest.raises(GraphRefused) as caught:
+        writer.write(batch)
+    assert caught.value.code == "Neo.ClientError.Statement.ArgumentError"
+    records, _, _ = neo4j_driver.execute_query(COUNTS, id=decl.shipment_id)
+    assert records == []  # nothing of the batch was written
+
+
+def test_a_value_the_driver_cannot_send_is_refused_and_the_connection_stays_usable(
+    writer, neo4j_driver
+):
+    from graph.writer import UNSENDABLE
+    from tests.factories import seizure
+
+    decl = declaration()
+    # a lone surrogate: the JSON parser refuses it, but a model built in Python may hold one
+    caught = seizure(decl, minutes=30).model_copy(update={"details": "seal \ud800 broken"})
+    scans = [scan(decl.shipment_id, cp, 90 * i) for i, cp in enumerate(ROUTE[:2])]
+    report = writer.write_isolating([decl, caught, *scans])
+    assert [(r.item, r.code) for r in report.refused] == [(caught, UNSENDABLE)]
+    assert "UnicodeEncodeError" in report.refused[0].message
+    rels, event_ids = _counts(neo4j_driver, decl.shipment_id)
+    assert event_ids == sorted([decl.event_id, *(s.event_id for s in scans)])
+    assert "SEIZED_FROM" not in rels
+
+
+def test_an_unreachable_neo4j_is_graph_unavailable_within_the_writers_retry_budget():
+    import time
+
+    import neo4j
+
+    from graph.exceptions import GraphUnavailable
+    from tests.factories import free_port
+
+    # the driver's own budget stays at its 30 s default: the writer's session setting wins
+    driver = neo4j.GraphDatabase.driver(f"bolt://127.0.0.1:{free_port()}", auth=("neo4j", "x"))
+    with driver:
+        writer = Neo4jGraphWriter(driver, max_transaction_retry_time=0.5)
+        start = time.monotonic()
+        with pytest.raises(GraphUnavailable):
+            writer.write_isolating([declaration()])
+        assert time.monotonic() - start < 5
