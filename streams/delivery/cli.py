@@ -26,7 +26,6 @@ from schemas import (
 )
 from streams.delivery.subscriptions import SubscriptionStore
 from streams.readers import Record
-from streams.topics import ALERT_CASES, ALERTS
 
 RULES = click.Choice([r.value for r in Rule])
 
@@ -126,10 +125,10 @@ def render_handover(step: CaseStep, registry: Registry, lang: str) -> str:
 
 def _readable(
     record: Record, localities: tuple[str, ...], rules: tuple[str, ...], min_severity: int,
-    registry: Registry, lang: str,
+    registry: Registry, lang: str, alert_cases: str,
 ) -> str | None:  # fmt: skip
     """What the tail prints of a record (an alert, or a handover), or None to skip it."""
-    if record.topic == ALERT_CASES:
+    if record.topic == alert_cases:
         try:
             step = CaseStep.model_validate_json(record.value)
         except ValueError:
@@ -139,7 +138,10 @@ def _readable(
         if rules and step.alert.rule.value not in rules:
             return None
         return render_handover(step, registry, lang)
-    alert = Alert.model_validate_json(record.value)
+    try:
+        alert = Alert.model_validate_json(record.value)
+    except ValueError:
+        return None  # not an alert: the delivery process dead-letters it
     if localities and not set(localities) & set(alert.localities):
         return None
     if rules and alert.rule.value not in rules:
@@ -172,13 +174,16 @@ def tail(
     settings = load_settings()
     shown = 0
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    topics = [ALERTS, ALERT_CASES]
-    with TopicTail(settings.bootstrap_servers, topics, from_beginning=from_beginning) as reader:
+    topics = settings.topics
+    names = [topics.alerts, topics.alert_cases]
+    with TopicTail(settings.bootstrap_servers, names, from_beginning=from_beginning) as reader:
         since = "the oldest kept" if from_beginning else "now"
         click.echo(f"reading alerts and handovers from {since} (Ctrl-C to stop)", err=True)
         while deadline is None or time.monotonic() < deadline:
             for record in reader.poll(0.5):
-                text = _readable(record, localities, rules, min_severity, registry, lang)
+                text = _readable(
+                    record, localities, rules, min_severity, registry, lang, topics.alert_cases
+                )
                 if text is None:
                     continue
                 click.echo(text)
