@@ -1,12 +1,15 @@
 """`goodsflow alerts deliver` as a real process between the real Kafka and real local HTTP
 receivers: one that verifies every signature and refuses the first tries of each delivery
 (retries, order, no loss), one that never answers (dead letters with the last error; it has
-a lane of its own, so the first receiver does not wait for it)."""
+a lane of its own, so the first receiver does not wait for it). Records on the alerts topic
+that are no alert (garbage, no value, a foreign producer's JSON) are dead-lettered with
+their reason while the process goes on; its metrics are served over HTTP."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -15,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.request import urlopen
 
 from kafka import KafkaProducer
 
@@ -23,8 +28,7 @@ from schemas import VIETNAM_TZ, Alert, Evidence, Rule, alert_id_for, load_regist
 from streams.delivery import SignatureError, SubscriptionStore, verify
 from streams.delivery.signing import HEADER
 from streams.readers import TopicTail
-from streams.topics import ALERTS, ALERTS_DELIVERY_DLQ
-from tests.factories import case_step, unique
+from tests.factories import case_step, free_port, unique
 
 WHEN = datetime(2026, 11, 25, 8, tzinfo=VIETNAM_TZ)
 
@@ -97,10 +101,14 @@ def _wait(check, timeout_s: float, what: str) -> None:
 
 
 @contextmanager
-def _delivering(tmp_path, subs: SubscriptionStore) -> Iterator[None]:
-    """`goodsflow alerts deliver` running (3 tries, 1 s each), stopped cleanly after."""
+def _delivering(
+    tmp_path: Path, subs: SubscriptionStore, metrics_port: int | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """`goodsflow alerts deliver` running (3 tries, 1 s each, metrics on a free port),
+    stopped cleanly after."""
     env = {
         **os.environ,
+        "GOODSFLOW_DELIVERY__METRICS_PORT": str(metrics_port or free_port()),
         "GOODSFLOW_DELIVERY__SUBSCRIPTIONS": str(subs.path),
         "GOODSFLOW_DELIVERY__MAX_TRIES": "3",
         "GOODSFLOW_DELIVERY__ATTEMPT_TIMEOUT_S": "1",
@@ -117,7 +125,7 @@ def _delivering(tmp_path, subs: SubscriptionStore) -> Iterator[None]:
     )  # fmt: skip
     try:
         _wait(lambda: "delivering alerts" in log_path.read_text(), 60, "start")
-        yield
+        yield proc
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -153,14 +161,14 @@ def _deliver_and_check(settings, healthy: Receiver, hung_sub) -> None:
     expected = [(a.shipment_id, a.revision) for a in sent if a.shipment_id in ours]
 
     def dead_ours(records) -> list[dict]:
-        values = [json.loads(r.value) for r in records]
-        return [v for v in values if v["alert"]["shipment_id"] in ours]
+        values = [json.loads(r.value) for r in records]  # deliveries' dead letters only
+        return [v for v in values if v.get("kind") == "alert" and v["alert"]["shipment_id"] in ours]
 
-    with TopicTail(settings.bootstrap_servers, ALERTS_DELIVERY_DLQ) as dlq:
+    with TopicTail(settings.bootstrap_servers, settings.topics.alerts_delivery_dlq) as dlq:
         producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers)
         for alert in sent:
             key, value = alert.shipment_id.encode(), alert.model_dump_json().encode()
-            producer.send(ALERTS, key=key, value=value)
+            producer.send(settings.topics.alerts, key=key, value=value)
         producer.flush()
         producer.close()
 
@@ -179,6 +187,7 @@ def _deliver_and_check(settings, healthy: Receiver, hung_sub) -> None:
     assert sorted((d["alert"]["shipment_id"], d["revision"]) for d in dead) == sorted(expected)
     assert {d["subscription_id"] for d in dead} == {hung_sub.id}
     assert all(d["attempts"] == 3 and "Timeout" in d["last_error"] for d in dead)
+    assert all(d["stage"] == "deliver" for d in dead)
 
 
 def test_a_transfer_is_handed_to_the_receiving_locality(settings, topics, tmp_path):
@@ -206,3 +215,79 @@ def test_a_transfer_is_handed_to_the_receiving_locality(settings, topics, tmp_pa
     )
     assert hp.bad_signatures == [] and list(hp.tries.values()) == [2]  # retried once
     assert ls.handovers == [] and ls.accepted == []
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    """One sample of a Prometheus text exposition (0 when absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        m = re.fullmatch(r"([a-z_]+)(?:\{(.*)\})? (\S+)", line)
+        if m and m[1] == name and ",".join(sorted((m[2] or "").split(","))).strip(",") == want:
+            return float(m[3])
+    return 0.0
+
+
+def test_records_that_are_no_alert_are_dead_lettered_and_delivery_goes_on(
+    settings, topics, tmp_path
+):
+    """Garbage bytes, a record without a value and a foreign producer's JSON on the alerts
+    topic each end in alerts-delivery-dlq with their reason and source; the process keeps
+    running, delivers the next alert, and its /metrics counts all of it."""
+    subs = SubscriptionStore(tmp_path / "subs.db", load_registry())
+    receiver = Receiver()
+    receiver.secret = subs.add("LS team", "LS", receiver.url).secret
+    port = free_port()
+    key = unique("FOREIGN").encode()
+    bad = [
+        b"\xff\xfe garbage \x00",
+        None,  # a tombstone
+        json.dumps({"order_id": 7, "status": "shipped", "note": "đơn hàng"}).encode(),
+    ]
+    alert = _alert(unique("SHP"), ["LS"])
+
+    def mine(records) -> list:
+        sources = [json.loads(r.value).get("source", {}) for r in records]
+        return [r for r, s in zip(records, sources, strict=True) if s.get("key") == key.decode()]
+
+    try:
+        with (
+            _delivering(tmp_path, subs, metrics_port=port) as proc,
+            TopicTail(settings.bootstrap_servers, settings.topics.alerts_delivery_dlq) as dlq,
+        ):
+            producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers)
+            for value in bad:  # one partition, so the alert comes after them
+                producer.send(settings.topics.alerts, key=key, value=value)
+            producer.send(settings.topics.alerts, key=key, value=alert.model_dump_json().encode())
+            producer.flush()
+            producer.close()
+            _wait(lambda: (alert.shipment_id, 1) in receiver.accepted, 60, "the alert after them")
+            dead = mine(dlq.collect(lambda rs: len(mine(rs)) >= len(bad), 60))
+            assert proc.poll() is None, "the delivery process stopped"
+
+            def scrape() -> str:
+                with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+                    return resp.read().decode()
+
+            # the lag gauge is refreshed every few seconds
+            _wait(lambda: "goodsflow_delivery_consumer_lag_records{" in scrape(), 20, "the lag")
+            text = scrape()
+    finally:
+        receiver.close()
+
+    garbage, tombstone, foreign = (json.loads(r.value) for r in dead)
+    assert garbage["reason"].startswith("not JSON") and garbage["stage"] == "read"
+    assert garbage["payload_base64"] and garbage["payload_truncated"] is False
+    assert tombstone["reason"].startswith("no value") and tombstone["payload_size"] == 0
+    assert foreign["reason"].startswith("not a valid alert: alert_id: Field required")
+    assert foreign["payload_text"] == bad[2].decode()
+    sources = [d["source"] for d in (garbage, tombstone, foreign)]
+    assert {s["topic"] for s in sources} == {settings.topics.alerts}
+    assert [s["offset"] for s in sources] == sorted(s["offset"] for s in sources)
+
+    alerts = settings.topics.alerts
+    assert _metric(text, "goodsflow_delivery_records_read_total", topic=alerts) >= 4
+    assert _metric(text, "goodsflow_delivery_deliveries_total", outcome="delivered") >= 1
+    for reason in ("not_json", "no_value", "invalid_alert"):
+        assert _metric(text, "goodsflow_delivery_dead_letters_total", reason=reason) >= 1
+    assert _metric(text, "goodsflow_delivery_latency_seconds_count", kind="alert") >= 1
+    assert receiver.bad_signatures == []
