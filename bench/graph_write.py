@@ -1,32 +1,55 @@
-"""Graph writes: the same simulated traffic loaded twice into the local Neo4j, batched (one
+"""Graph writes against the local Neo4j. Run with the local stack up (goodsflow stack up).
+
+``compare`` (the default): the same simulated traffic loaded twice, batched (one
 transaction per batch of events, UNWIND) and one transaction per event, with events/s,
-nodes + relationships created per second, and their ratio. Also how long the client spends
-packing Bolt parameters per row, with the driver's Rust extension and without.
+nodes + relationships created per second, and their ratio; also how long the client spends
+packing Bolt parameters per row, with the driver's Rust extension and without. Each load
+gets its own shipment ids, parties, vehicles, drivers and window of event time, so the
+second load merges nothing into the first one's nodes.
 
-Run with the local stack up (goodsflow stack up):
+    .venv/bin/python bench/graph_write.py [compare] [--shipments 2000] [--batch 500]
 
-    .venv/bin/python bench/graph_write.py [--shipments 2000] [--batch 500]
+``worker``: the stream worker's shape on a grown graph. A preload of simulated shipments
+with their alerts (loaded once, kept: later runs find it and skip it), then runs of fresh
+shipments that share the preload's parties and drivers (a long-lived graph's entities keep
+coming back), written as the worker writes them: ``write_isolating`` per batch of events
+and, for events+alerts, the alerts that batch raised as a second, separate write. Runs
+alternate between the two shapes; medians and ranges of events/s, and the server's time by
+statement (the summary's available + consumed times, summed over a run's transactions).
+Event time is in 2027 to 2029, years the detection believes (streams/event_time.py) and
+no test writes in (tests/conftest.py and tests/graph_world.py keep theirs before today and
+from 2030).
 
-Each load gets its own shipment ids, parties, vehicles, drivers and window of event time,
-so the second load merges nothing into the first one's nodes.
+    .venv/bin/python bench/graph_write.py worker [--preload 50000] [--shipments 5000] \
+        [--batch 2000] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import time
 import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
+
+import neo4j
 
 from goodsflow.bootstrap import neo4j_driver
+from goodsflow.evaluation import InProcessDetection
 from goodsflow.settings import load_settings
+from graph.cypher import WRITE_QUERIES
 from graph.projection import project
 from graph.writer import Neo4jGraphWriter, bolt_row
 from producers.simulation import SimulationConfig, Simulator
-from schemas import VIETNAM_TZ, Event, load_registry, parse_event
+from schemas import VIETNAM_TZ, Alert, Event, load_registry, parse_event
 
 COUNTS = "MATCH (n) WITH count(n) AS nodes MATCH ()-[r]->() RETURN nodes, count(r) AS rels"
+SHIPMENTS_LIKE = "MATCH (s:Shipment) WHERE s.shipment_id STARTS WITH $prefix RETURN count(s) AS n"
+PRELOAD_SEED = 17
+PRELOAD_NAMESPACE = "WPRE-"  # the preload's parties, vehicles and drivers, shared by runs
 
 
 def traffic(shipments: int) -> list[Event]:
@@ -43,12 +66,14 @@ def traffic(shipments: int) -> list[Event]:
     return [parse_event(e.line) for e in Simulator(config).events()]
 
 
-def counts(driver) -> tuple[int, int]:
+def counts(driver: neo4j.Driver) -> tuple[int, int]:
     records, _, _ = driver.execute_query(COUNTS)
     return records[0]["nodes"], records[0]["rels"]
 
 
-def load(writer: Neo4jGraphWriter, driver, events: list[Event], batch: int) -> dict[str, float]:
+def load(
+    writer: Neo4jGraphWriter, driver: neo4j.Driver, events: list[Event], batch: int
+) -> dict[str, float]:
     before = counts(driver)
     started = time.perf_counter()
     for i in range(0, len(events), batch):
@@ -88,18 +113,16 @@ def packing_us_per_row(events: list[Event]) -> dict[str, float]:
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--shipments", type=int, default=2000)
-    parser.add_argument("--batch", type=int, default=500)
-    args = parser.parse_args()
+def compare(args: argparse.Namespace) -> None:
     settings = load_settings()
+    shipments = args.shipments or 2000
+    batch = args.batch or 500
     with neo4j_driver(settings) as driver:
         writer = Neo4jGraphWriter(driver, settings.neo4j.database)
         writer.init_schema(load_registry())
-        load(writer, driver, traffic(300), args.batch)  # warm up: plans, page cache
-        batched_events, single_events = traffic(args.shipments), traffic(args.shipments)
-        batched = load(writer, driver, batched_events, args.batch)
+        load(writer, driver, traffic(300), batch)  # warm up: plans, page cache
+        batched_events, single_events = traffic(shipments), traffic(shipments)
+        batched = load(writer, driver, batched_events, batch)
         single = load(writer, driver, single_events, 1)
     for name, r in (("batched", batched), ("per event", single)):
         print(
@@ -114,6 +137,159 @@ def main() -> None:
         "packing Bolt parameters, per row: "
         + ", ".join(f"{k} {v:.1f} us" for k, v in packing.items())
     )
+
+
+# -- the worker's shape ------------------------------------------------------------------
+def worker_traffic(
+    shipments: int, seed: int, start: datetime, days: float, id_prefix: str, batch: int
+) -> tuple[list[list[Event]], list[list[Alert]]]:
+    """Simulated events cut into batches, and the alerts each batch raised (the detection
+    handler run over them in order, as the worker's second stage does)."""
+    config = SimulationConfig(
+        shipments=shipments,
+        seed=seed,
+        start=start,
+        days=days,
+        id_prefix=id_prefix,
+        entity_namespace=PRELOAD_NAMESPACE,
+    )
+    detection = InProcessDetection()
+    events: list[list[Event]] = []
+    alerts: list[list[Alert]] = []
+    for n, simulated in enumerate(Simulator(config).events()):
+        if n % batch == 0:
+            events.append([])
+            alerts.append([])
+        event = parse_event(simulated.line)
+        events[-1].append(event)
+        alerts[-1] += detection.handle(event)
+    return events, alerts
+
+
+def preload(writer: Neo4jGraphWriter, driver: neo4j.Driver, shipments: int, batch: int) -> None:
+    prefix = f"BWP{shipments}x"
+    records, _, _ = driver.execute_query(SHIPMENTS_LIKE, prefix=prefix)
+    if records[0]["n"] >= shipments:
+        print(f"preload: {records[0]['n']:,} shipments {prefix}* already in the graph")
+        return
+    start = datetime(2027, 3, 1, tzinfo=VIETNAM_TZ)
+    days = max(3.0, shipments / 1700)  # about the simulator's default traffic a day
+    events, alerts = worker_traffic(shipments, PRELOAD_SEED, start, days, prefix, batch)
+    took = []
+    for evs, als in zip(events, alerts, strict=True):
+        started = time.perf_counter()
+        writer.write_isolating(evs)
+        writer.write_isolating((), als)
+        took.append(time.perf_counter() - started)
+    n, seconds, tenth = sum(map(len, events)), sum(took), max(1, len(took) // 10)
+    first, last = (tenth * batch / sum(part) for part in (took[:tenth], took[-tenth:]))
+    print(
+        f"preload: {shipments:,} shipments, {n:,} events, {sum(map(len, alerts)):,} alerts "
+        f"in {seconds:.0f} s ({n / seconds:,.0f} events/s; its first tenth of batches "
+        f"{first:,.0f}, its last {last:,.0f})"
+    )
+
+
+class Timed:
+    """write_rows as the writer runs it, keeping each statement's server time."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = defaultdict(float)
+
+    def __call__(self, tx: neo4j.ManagedTransaction, statements: dict[str, list[Any]]) -> int:
+        written = 0
+        for name, rows in statements.items():
+            if rows:
+                summary = tx.run(WRITE_QUERIES[name], rows=[bolt_row(r) for r in rows]).consume()
+                self.ms[name] += (summary.result_available_after or 0) + (
+                    summary.result_consumed_after or 0
+                )
+                written += len(rows)
+        return written
+
+
+def worker_run(
+    writer: Neo4jGraphWriter, events: list[list[Event]], alerts: list[list[Alert]] | None
+) -> float:
+    started = time.perf_counter()
+    for i, batch in enumerate(events):
+        report = writer.write_isolating(batch)
+        assert not report.refused, report.refused
+        if alerts is not None and alerts[i]:
+            writer.write_isolating((), alerts[i])
+    return time.perf_counter() - started
+
+
+def statement_times(
+    driver: neo4j.Driver, database: str, events: list[list[Event]], alerts: list[list[Alert]]
+) -> dict[str, float]:
+    timed = Timed()
+    with driver.session(database=database) as session:
+        for evs, als in zip(events, alerts, strict=True):
+            session.execute_write(timed, project(evs).statements())
+            if als:
+                session.execute_write(timed, project((), als).statements())
+    return dict(timed.ms)
+
+
+def worker(args: argparse.Namespace) -> None:
+    shipments = args.shipments or 5000
+    batch = args.batch or 2000
+    settings = load_settings()
+    rng = random.Random()
+    with neo4j_driver(settings) as driver:
+        writer = Neo4jGraphWriter(driver, settings.neo4j.database)
+        writer.init_schema(load_registry())
+        preload(writer, driver, args.preload, batch)
+        records, _, _ = driver.execute_query("MATCH (s:Shipment) RETURN count(s) AS n")
+        print(f"the graph holds {records[0]['n']:,} shipments")
+
+        def fresh(n: int) -> tuple[list[list[Event]], list[list[Alert]]]:
+            start = datetime(2028, 1, 1, tzinfo=VIETNAM_TZ) + timedelta(days=rng.randrange(600))
+            prefix = f"BWR{uuid.uuid4().hex[:6]}-"
+            seed = rng.randrange(1, 1_000_000)  # parties and drivers of the preload's pools
+            return worker_traffic(n, seed, start, max(1.0, n / 1700), prefix, batch)
+
+        warm_events, warm_alerts = fresh(1000)
+        worker_run(writer, warm_events, warm_alerts)  # plans, page cache
+        rates: dict[str, list[float]] = {"events only": [], "events+alerts": []}
+        for _ in range(args.runs):
+            for shape in rates:
+                events, alerts = fresh(shipments)
+                seconds = worker_run(writer, events, alerts if shape == "events+alerts" else None)
+                n = sum(map(len, events))
+                rates[shape].append(n / seconds)
+                extra = f", {sum(map(len, alerts)):,} alerts" if shape != "events only" else ""
+                print(
+                    f"{shape:>13}: {n:,} events{extra} in {seconds:.1f} s = "
+                    f"{n / seconds:,.0f} events/s"
+                )
+        events, alerts = fresh(shipments)
+        ms = statement_times(driver, settings.neo4j.database, events, alerts)
+    print(f"batches of {batch:,} events, {shipments:,} shipments a run:")
+    for shape, values in rates.items():
+        print(
+            f"{shape:>13}: median {statistics.median(values):,.0f} events/s "
+            f"({min(values):,.0f} to {max(values):,.0f}, {len(values)} runs)"
+        )
+    total = sum(ms.values())
+    print(f"server time by statement, one events+alerts run ({total / 1000:.1f} s):")
+    for name, value in sorted(ms.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<14} {value / 1000:6.2f} s  {value / total:6.1%}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", nargs="?", choices=("compare", "worker"), default="compare")
+    parser.add_argument("--shipments", type=int, help="a load's (a run's) shipments")
+    parser.add_argument("--batch", type=int, help="events a batch (500; worker: 2000)")
+    parser.add_argument("--preload", type=int, default=50_000, help="worker: shipments")
+    parser.add_argument("--runs", type=int, default=3, help="worker: runs of each shape")
+    args = parser.parse_args()
+    if args.mode == "compare":
+        compare(args)
+    else:
+        worker(args)
 
 
 if __name__ == "__main__":
