@@ -14,8 +14,10 @@ with their alerts (loaded once, kept: later runs find it and skip it), then runs
 shipments that share the preload's parties and drivers (a long-lived graph's entities keep
 coming back), written as the worker writes them: ``write_isolating`` per batch of events
 and, for events+alerts, the alerts that batch raised as a second, separate write. Runs
-alternate between the two shapes; medians and ranges of events/s, and the server's time by
-statement (the summary's available + consumed times, summed over a run's transactions).
+alternate between the two shapes; medians and ranges of events/s, CPU per event of this
+process and (read from /proc, when the local stack's pid file is there) of Neo4j, which
+vary less than wall time on a shared machine, and the server's time by statement (the
+summary's available + consumed times, summed over a run's transactions).
 Event time is in 2027 to 2029, years the detection believes (streams/event_time.py) and
 no test writes in (tests/conftest.py and tests/graph_world.py keep theirs before today and
 from 2030).
@@ -27,12 +29,15 @@ from 2030).
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import statistics
 import time
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import neo4j
@@ -208,16 +213,44 @@ class Timed:
         return written
 
 
+class ServerCpu:
+    """CPU seconds the local stack's Neo4j has used (Linux /proc; None elsewhere, or when
+    the stack's pid file is not there)."""
+
+    def __init__(self, pid_file: Path) -> None:
+        try:
+            self.pid: int | None = json.loads(pid_file.read_text())["pid"]
+        except (OSError, ValueError, KeyError):
+            self.pid = None
+
+    def seconds(self) -> float | None:
+        if self.pid is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def worker_run(
-    writer: Neo4jGraphWriter, events: list[list[Event]], alerts: list[list[Alert]] | None
-) -> float:
-    started = time.perf_counter()
+    writer: Neo4jGraphWriter,
+    events: list[list[Event]],
+    alerts: list[list[Alert]] | None,
+    server: ServerCpu,
+) -> tuple[float, float, float | None]:
+    """Wall seconds, this process's CPU seconds and Neo4j's (or None)."""
+    server_before, started, cpu = server.seconds(), time.perf_counter(), time.process_time()
     for i, batch in enumerate(events):
         report = writer.write_isolating(batch)
         assert not report.refused, report.refused
         if alerts is not None and alerts[i]:
             writer.write_isolating((), alerts[i])
-    return time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    server_after = server.seconds()
+    if server_before is None or server_after is None:
+        return wall, cpu, None
+    return wall, cpu, server_after - server_before
 
 
 def statement_times(
@@ -250,27 +283,42 @@ def worker(args: argparse.Namespace) -> None:
             seed = rng.randrange(1, 1_000_000)  # parties and drivers of the preload's pools
             return worker_traffic(n, seed, start, max(1.0, n / 1700), prefix, batch)
 
-        warm_events, warm_alerts = fresh(1000)
-        worker_run(writer, warm_events, warm_alerts)  # plans, page cache
+        server = ServerCpu(args.neo4j_pid_file)
+        for _ in range(2):  # plans, the JIT, the page cache
+            warm_events, warm_alerts = fresh(1500)
+            worker_run(writer, warm_events, warm_alerts, server)
         rates: dict[str, list[float]] = {"events only": [], "events+alerts": []}
+        client_ms: dict[str, list[float]] = {shape: [] for shape in rates}
+        server_ms: dict[str, list[float]] = {shape: [] for shape in rates}
         for _ in range(args.runs):
             for shape in rates:
                 events, alerts = fresh(shipments)
-                seconds = worker_run(writer, events, alerts if shape == "events+alerts" else None)
+                wall, cpu, server_cpu = worker_run(
+                    writer, events, alerts if shape == "events+alerts" else None, server
+                )
                 n = sum(map(len, events))
-                rates[shape].append(n / seconds)
+                rates[shape].append(n / wall)
+                client_ms[shape].append(cpu / n * 1e6)
                 extra = f", {sum(map(len, alerts)):,} alerts" if shape != "events only" else ""
+                cpus = f"client {cpu / n * 1e6:,.0f}"
+                if server_cpu is not None:
+                    server_ms[shape].append(server_cpu / n * 1e6)
+                    cpus += f", Neo4j {server_cpu / n * 1e6:,.0f}"
                 print(
-                    f"{shape:>13}: {n:,} events{extra} in {seconds:.1f} s = "
-                    f"{n / seconds:,.0f} events/s"
+                    f"{shape:>13}: {n:,} events{extra} in {wall:.1f} s = "
+                    f"{n / wall:,.0f} events/s (CPU ms per 1,000 events: {cpus})"
                 )
         events, alerts = fresh(shipments)
         ms = statement_times(driver, settings.neo4j.database, events, alerts)
     print(f"batches of {batch:,} events, {shipments:,} shipments a run:")
     for shape, values in rates.items():
+        cpus = f"client {statistics.median(client_ms[shape]):,.0f}"
+        if server_ms[shape]:
+            cpus += f", Neo4j {statistics.median(server_ms[shape]):,.0f}"
         print(
             f"{shape:>13}: median {statistics.median(values):,.0f} events/s "
-            f"({min(values):,.0f} to {max(values):,.0f}, {len(values)} runs)"
+            f"({min(values):,.0f} to {max(values):,.0f}, {len(values)} runs); "
+            f"CPU ms per 1,000 events, medians: {cpus}"
         )
     total = sum(ms.values())
     print(f"server time by statement, one events+alerts run ({total / 1000:.1f} s):")
@@ -285,6 +333,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, help="events a batch (500; worker: 2000)")
     parser.add_argument("--preload", type=int, default=50_000, help="worker: shipments")
     parser.add_argument("--runs", type=int, default=3, help="worker: runs of each shape")
+    parser.add_argument(
+        "--neo4j-pid-file",
+        type=Path,
+        default=Path(__file__).parents[1] / ".stack/run/neo4j.pid",
+        help="worker: the local stack's Neo4j, for its CPU time",
+    )
     args = parser.parse_args()
     if args.mode == "compare":
         compare(args)
