@@ -2,13 +2,20 @@
 ``UNWIND $rows AS row`` with keyed MERGEs, so a replayed batch changes nothing. Times in
 write rows arrive as ISO text and are read with ``datetime()`` (graph/writer.py says why).
 
-Provenance: ``event_ids`` on a node lists the events that created or changed it; each
-relationship carries the ``event_id`` (or ``alert_id``, or a case step's ``step_id``) that
-made it.
+Provenance: each relationship carries the ``event_id`` (or ``alert_id``, or a case step's
+``step_id``) that made it, and a Shipment's ``event_ids`` lists the events about it (a few
+per journey). Party, Vehicle and Driver nodes keep no list of their own: a popular party or
+driver is in every shipment it ships or drives, so such a list grew without bound and every
+write rewrote it whole (quadratic over time, and a random page of the property store per
+declaration once the graph outgrows the page cache); their relationships (SHIPPED_BY,
+CONSIGNED_TO, CARRIED_BY, DRIVEN_BY, IMPLICATES) already name each event that ties them in.
 
-Corrections never delete: a retracted event's relationships get ``retracted = true`` and
-``retracted_by``, whichever of the event and its correction is written first (the
-correction leaves a Correction node that later writes look up).
+Corrections never delete: a retracted event's relationships (and a retracted Seizure) get
+``retracted = true`` and ``retracted_by`` (the smallest id of the corrections of that
+event), whichever of the event and its correction is written first (the correction leaves a
+Correction node that later writes look up). Facts never retracted carry neither property
+(readers take a missing ``retracted`` as false): writing ``false`` on every relationship
+cost a property write each, for the rare correction.
 """
 
 SCHEMA_QUERIES = (
@@ -54,7 +61,7 @@ MERGE (c)-[:LOCATED_IN]->(l)
 
 
 def _add_provenance(var: str) -> str:
-    """Append row.event_id to ``var``.event_ids once."""
+    """Append row.event_id to ``var``.event_ids once (Shipment nodes only: see above)."""
     return f"""
 SET {var}.event_ids = CASE
     WHEN row.event_id IN coalesce({var}.event_ids, []) THEN {var}.event_ids
@@ -63,12 +70,15 @@ SET {var}.event_ids = CASE
 
 
 def _mark_if_retracted(var: str, carry: str) -> str:
-    """Mark ``var`` retracted when a correction of row.event_id is already in the graph."""
+    """Mark ``var`` retracted when a correction of row.event_id is already in the graph
+    (the earliest correction by id); nothing is written otherwise."""
     return f"""
 WITH {carry}, row
-OPTIONAL MATCH (x:Correction {{corrected_event_id: row.event_id}})
-WITH {carry}, row, min(x.event_id) AS retracted_by
-SET {var}.retracted = retracted_by IS NOT NULL, {var}.retracted_by = retracted_by
+CALL ({var}, row) {{
+    MATCH (x:Correction {{corrected_event_id: row.event_id}})
+    WITH {var}, x ORDER BY x.event_id LIMIT 1
+    SET {var}.retracted = true, {var}.retracted_by = x.event_id
+}}
 """
 
 
@@ -108,15 +118,9 @@ MERGE (s)-[d:DESTINED_FOR {event_id: row.event_id}]->(l)
     + """
 WITH s, row
 MERGE (v:Vehicle {plate: row.vehicle_plate})
-"""
-    + _add_provenance("v")
-    + """
 MERGE (s)-[cb:CARRIED_BY {event_id: row.event_id}]->(v)
 WITH s, row
 MERGE (dr:Driver {driver_id: row.driver_id})
-"""
-    + _add_provenance("dr")
-    + """
 MERGE (s)-[db:DRIVEN_BY {event_id: row.event_id}]->(dr)
 WITH s, row
 CALL (s, row) {
@@ -134,7 +138,7 @@ MERGE_PARTIES_QUERY = """
 UNWIND $rows AS row
 MERGE (p:Party {party_id: row.party_id})
 SET p.name = row.name, p.tax_code = coalesce(row.tax_code, p.tax_code)
-""" + _add_provenance("p")
+"""
 
 MERGE_SHIPPERS_QUERY = """
 UNWIND $rows AS row
@@ -192,23 +196,17 @@ WITH z, row
 CALL (z, row) {
     UNWIND row.parties AS party
     MERGE (p:Party {party_id: party.party_id})
-    SET p.name = party.name, p.tax_code = coalesce(party.tax_code, p.tax_code)"""
-    + _add_provenance("p")
-    + """
+    SET p.name = party.name, p.tax_code = coalesce(party.tax_code, p.tax_code)
     MERGE (z)-[:IMPLICATES {event_id: row.event_id}]->(p)
 }
 CALL (z, row) {
     WITH z, row WHERE row.vehicle_plate IS NOT NULL
-    MERGE (v:Vehicle {plate: row.vehicle_plate})"""
-    + _add_provenance("v")
-    + """
+    MERGE (v:Vehicle {plate: row.vehicle_plate})
     MERGE (z)-[:IMPLICATES {event_id: row.event_id}]->(v)
 }
 CALL (z, row) {
     WITH z, row WHERE row.driver_id IS NOT NULL
-    MERGE (d:Driver {driver_id: row.driver_id})"""
-    + _add_provenance("d")
-    + """
+    MERGE (d:Driver {driver_id: row.driver_id})
     MERGE (z)-[:IMPLICATES {event_id: row.event_id}]->(d)
 }
 """

@@ -3,7 +3,9 @@ networkx MultiDiGraph in memory (the embedded mode, and tests without a server).
 
 :class:`EmbeddedGraph` applies the rows of :func:`graph.projection.project` with the same
 keyed-merge rules as the Cypher in graph/cypher.py (a replay changes nothing; corrections
-mark, never delete; an older alert revision never overwrites a newer one).
+mark, never delete; an older alert revision never overwrites a newer one), and the same
+provenance: each relationship's event id, and ``event_ids`` on Shipment nodes only (the
+graph/cypher.py docstring says why Party, Vehicle and Driver nodes keep no list).
 :class:`graph.embedded_queries.EmbeddedQueries` answers the investigator queries from it;
 tests/integration/graph/test_backends.py asks it and Neo4j the same questions over the same
 simulated traffic and compares the answers.
@@ -66,6 +68,7 @@ class EmbeddedGraph:
                 apply(row)
 
     def _node(self, label: str, key: str, event_id: str | None = None) -> Node:
+        """The node, made when new; ``event_id`` (Shipment nodes only) joins its event_ids."""
         node = (label, key)
         if node not in self.g:
             self.g.add_node(node)
@@ -84,9 +87,9 @@ class EmbeddedGraph:
             self._by_event[event_id].append((u, v, key))
         data = self.g.edges[u, v, key]
         data.update(props)
-        if type_ in RETRACTABLE:
-            by = self._corrected.get(event_id)
-            data["retracted"], data["retracted_by"] = by is not None, by
+        by = self._corrected.get(event_id)
+        if type_ in RETRACTABLE and by is not None:
+            data["retracted"], data["retracted_by"] = True, by
 
     def _declarations(self, row: Row) -> None:
         s = self._node("Shipment", row["shipment_id"], row["event_id"])
@@ -104,14 +107,14 @@ class EmbeddedGraph:
             )
         eid = row["event_id"]
         self._edge(s, ("Locality", row["destination_locality"]), "DESTINED_FOR", eid)
-        self._edge(s, self._node("Vehicle", row["vehicle_plate"], eid), "CARRIED_BY", eid)
-        self._edge(s, self._node("Driver", row["driver_id"], eid), "DRIVEN_BY", eid)
+        self._edge(s, self._node("Vehicle", row["vehicle_plate"]), "CARRIED_BY", eid)
+        self._edge(s, self._node("Driver", row["driver_id"]), "DRIVEN_BY", eid)
         for line in row["goods"]:
             category = self._node("GoodsCategory", line["category"])
             self._edge(s, category, "CONTAINS", eid, str(line["line"]), **line)
 
     def _parties(self, row: Row) -> None:
-        p = self._node("Party", row["party_id"], row["event_id"])
+        p = self._node("Party", row["party_id"])
         props = self.g.nodes[p]
         props["name"] = row["name"]
         props["tax_code"] = row.get("tax_code") or props.get("tax_code")
@@ -155,17 +158,18 @@ class EmbeddedGraph:
             checkpoint_id=row["checkpoint_id"],
         )
         by = self._corrected.get(eid)
-        props["retracted"], props["retracted_by"] = by is not None, by
+        if by is not None:
+            props["retracted"], props["retracted_by"] = True, by
         self._edge(z, s, "SEIZED_FROM", eid)
         self._edge(z, ("Checkpoint", row["checkpoint_id"]), "SEIZED_AT", eid)
         for party in row["parties"]:
-            p = self._node("Party", party["party_id"], eid)
+            p = self._node("Party", party["party_id"])
             self.g.nodes[p]["name"] = party["name"]
             self._edge(z, p, "IMPLICATES", eid)
         if row["vehicle_plate"] is not None:
-            self._edge(z, self._node("Vehicle", row["vehicle_plate"], eid), "IMPLICATES", eid)
+            self._edge(z, self._node("Vehicle", row["vehicle_plate"]), "IMPLICATES", eid)
         if row["driver_id"] is not None:
-            self._edge(z, self._node("Driver", row["driver_id"], eid), "IMPLICATES", eid)
+            self._edge(z, self._node("Driver", row["driver_id"]), "IMPLICATES", eid)
 
     def _transfers(self, row: Row) -> None:
         s = self._node("Shipment", row["shipment_id"], row["event_id"])
