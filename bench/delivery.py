@@ -29,7 +29,7 @@ from kafka import KafkaProducer
 from goodsflow.settings import load_settings
 from schemas import VIETNAM_TZ, Alert, Evidence, Rule, alert_id_for, load_registry
 from streams.delivery import SubscriptionStore
-from streams.topics import ALERTS, ensure_topics
+from streams.topics import ensure_topics
 
 
 def receiver(counter: list[int], lock: threading.Lock) -> ThreadingHTTPServer:
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--receivers", type=int, default=3)
     args = parser.parse_args()
     settings = load_settings()
-    ensure_topics(settings.bootstrap_servers)
+    ensure_topics(settings.bootstrap_servers, settings.topics)
     folder = Path(tempfile.mkdtemp())
     store = SubscriptionStore(folder / "subs.db", load_registry())
     counter, lock = [0], threading.Lock()
@@ -91,7 +91,8 @@ def main() -> None:
                                    occurred_at=when)],
                 explanation_vi="vi", explanation_en="en", raised_at=when,
             )  # fmt: skip
-            producer.send(ALERTS, key=sid.encode(), value=alert.model_dump_json().encode())
+            value = alert.model_dump_json().encode()
+            producer.send(settings.topics.alerts, key=sid.encode(), value=value)
         producer.flush()
         total = args.alerts * args.receivers
         while counter[0] < total:

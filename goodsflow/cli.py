@@ -22,7 +22,7 @@ def cli() -> None:
 def _register() -> None:
     from goodsflow.demo import demo
     from graph.cli import api, graph_group
-    from producers.cli import import_epcis, outbox_group, publish_events, simulate
+    from producers.cli import import_epcis, outbox_group, publish_events, simulate, ticker
     from schemas.cli import reference_group, schema_group
     from stack.cli import stack_group
     from streams.cli import topics_group, worker
@@ -37,6 +37,7 @@ def _register() -> None:
     cli.add_command(publish_events)
     cli.add_command(outbox_group)
     cli.add_command(simulate)
+    cli.add_command(ticker)
     cli.add_command(import_epcis)
     cli.add_command(demo)
     cli.add_command(reference_group)

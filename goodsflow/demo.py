@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -29,7 +30,7 @@ from producers.simulation import SimulationConfig, Simulator
 from producers.simulation.output import to_kafka
 from schemas import VIETNAM_TZ, Alert, load_registry
 from streams.readers import TopicTail
-from streams.topics import ALERTS, CHECKPOINT_EVENTS, ensure_topics
+from streams.topics import ensure_topics
 
 
 def start_worker(log_path: Path) -> subprocess.Popen[bytes]:
@@ -80,7 +81,7 @@ def _stack_demo(shipments: int, seed: int, lang: str, timeout_s: float, output: 
     """The demo through the real local Kafka, a Faust worker process and Neo4j."""
     started = time.monotonic()
     settings = load_settings()
-    ensure_topics(settings.bootstrap_servers)
+    ensure_topics(settings.bootstrap_servers, settings.topics)
     sim = Simulator(
         SimulationConfig(
             shipments=shipments,
@@ -88,6 +89,10 @@ def _stack_demo(shipments: int, seed: int, lang: str, timeout_s: float, output: 
             days=2,
             scenario_share=0.2,
             id_prefix=f"DEMO{int(time.time())}-",
+            # two days ending a day ago: times the worker believes (at most 24 h ahead of
+            # when the broker receives them), with heartbeats so every judgement is made
+            start=datetime.now(VIETNAM_TZ).replace(microsecond=0) - timedelta(days=3),
+            heartbeat_minutes=30,
         )
     )
     events = list(sim.events())
@@ -98,8 +103,13 @@ def _stack_demo(shipments: int, seed: int, lang: str, timeout_s: float, output: 
     knowable = {(a.shipment_id, a.rule.value) for a, _ in InProcessDetection().run(events)}
     worker = start_worker(output / "worker.log")
     try:
-        with TopicTail(settings.bootstrap_servers, ALERTS) as tail:
-            to_kafka(events, settings.bootstrap_servers, CHECKPOINT_EVENTS, lambda _: None)
+        with TopicTail(settings.bootstrap_servers, settings.topics.alerts) as tail:
+            to_kafka(
+                events,
+                settings.bootstrap_servers,
+                settings.topics.checkpoint_events,
+                lambda _: None,
+            )
             click.echo(f"published {len(events)} simulated events for {shipments} shipments")
 
             def all_flagged(records: list) -> bool:

@@ -18,11 +18,18 @@ from datetime import datetime
 
 from producers.simulation import SCENARIO_RULES, SimulationConfig, Simulator
 from producers.simulation.generator import SimulatedEvent
-from schemas import Alert, AlertStatus, CaseStep, Event, load_registry, parse_event
+from schemas import (
+    Alert,
+    AlertStatus,
+    CaseStep,
+    Event,
+    StreamHeartbeat,
+    load_registry,
+    parse_record,
+)
 from streams import DetectionConfig, load_detection_config
 from streams.handler import DetectionHandler, DictStore, ListSink
 from streams.rules import RULES
-from streams.topics import PARTITIONS, partition_for
 
 
 @dataclass
@@ -75,41 +82,46 @@ class Evaluation:
 
 
 class InProcessDetection:
-    """Simulated events through the detection handler as the worker runs them: the same
-    engine and the same Kafka partitions (murmur2), so the same watermarks and alerts."""
+    """Simulated traffic through the detection handler in one process: the same engine,
+    rules, facts and retention as the worker; the watermark is the stream's latest event
+    time minus the allowed lateness, where the worker's comes through the log. Both reach
+    the same latest revision of every alert (docs/STREAMS.md)."""
 
     def __init__(self, detection: DetectionConfig | None = None) -> None:
         self.store, self._sink = DictStore(), ListSink()
         self.handler = DetectionHandler(
-            self.store,
-            self._sink,
-            detection or load_detection_config(),
-            load_registry(),
-            partition_for,
-            partitions=PARTITIONS,
+            self.store, self._sink, detection or load_detection_config(), load_registry()
         )
         self.events = 0
 
     def run(self, events: Iterable[SimulatedEvent]) -> Iterator[tuple[Alert, datetime]]:
-        """Each alert raised, with its partition's stream time then (when, in event time,
-        it was raised)."""
+        """Each alert raised, with the stream time then (when, in event time, it was
+        raised). Heartbeats in the traffic move event time on, as on the real stack."""
         for simulated in events:
-            event = parse_event(simulated.line)
-            alerts = self.handle(event)
-            now = self.handler.stream_time(partition_for(event.shipment_id))
-            assert now is not None  # set by the event just handled
+            record = parse_record(simulated.line.encode())
+            if isinstance(record, StreamHeartbeat):
+                alerts = self.tick(record.occurred_at)
+            else:
+                alerts = self.handle(record)
+            now = self.handler.stream_time()
+            assert now is not None  # set by the record just handled
             for alert in alerts:
                 yield alert, now
 
     def handle(self, event: Event) -> list[Alert]:
-        """One event through the handler, on its Kafka partition; the alerts it raised."""
-        self.handler.handle(event, partition_for(event.shipment_id))
+        """One event through the handler; the alerts it raised."""
+        self.handler.handle(event)
         self.events += 1
         return self._sink.drain()
 
+    def tick(self, at: datetime) -> list[Alert]:
+        """Event time reached ``at`` (a heartbeat); the alerts that raised."""
+        self.handler.tick(at)
+        return self._sink.drain()
+
     def handle_case(self, step: CaseStep) -> None:
-        """A task force's step on an alert, as the worker's case agent gives it to the
-        handler."""
+        """A task force's step on an alert, as the worker's detection stage gives it to
+        its detector."""
         self.handler.handle_case(step)
 
 

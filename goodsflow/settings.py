@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import GoodsflowError
+from streams.topics import Topics
 
 
 class ConfigurationError(GoodsflowError):
@@ -38,6 +39,9 @@ class StackSettings(BaseModel):
 class KafkaSettings(BaseModel):
     # Default: the local stack's broker.
     bootstrap_servers: str | None = None
+    # Put before every topic and consumer-group name (streams/topics.py), so deployments or
+    # test sessions can share a cluster: "staging." gives "staging.checkpoint-events".
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,100}$")
 
 
 class Neo4jSettings(BaseModel):
@@ -77,6 +81,9 @@ class DeliverySettings(BaseModel):
     backoff_cap_s: float = Field(default=60.0, gt=0)
     # the Kafka consumer group; a group new to the topics starts at their end
     group: str = Field(default="goodsflow-delivery", min_length=1)
+    # Prometheus metrics on this port (0: none)
+    metrics_port: int = Field(default=9465, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
 
 class DetectionSettings(BaseModel):
@@ -85,11 +92,15 @@ class DetectionSettings(BaseModel):
 
 
 class WorkerSettings(BaseModel):
-    graph_batch_size: int = Field(default=500, ge=1)
+    # Records taken from Kafka per batch, at most; each batch is processed, written and
+    # committed as one step (docs/STREAMS.md).
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
     # How long the group waits for a worker that stopped answering (a killed worker holds
     # its partitions this long). The broker refuses less than 6 s.
     session_timeout_s: float = Field(default=30.0, ge=6)
-    graph_batch_timeout_s: float = Field(default=0.5, gt=0)
+    # Prometheus metrics on this port (0: none). Several workers on one host need one each.
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
     log_level: str = "info"
 
 
@@ -122,6 +133,11 @@ class Settings(BaseSettings):
     def bootstrap_servers(self) -> str:
         assert self.kafka.bootstrap_servers is not None
         return self.kafka.bootstrap_servers
+
+    @property
+    def topics(self) -> Topics:
+        """Topic and consumer-group names under the configured prefix."""
+        return Topics(self.kafka.topic_prefix)
 
     @property
     def neo4j_uri(self) -> str:

@@ -183,13 +183,12 @@ class CaseDesk:
             time.sleep(0.1)
 
 
-def kafka_publisher(bootstrap_servers: str) -> Callable[[CaseStep], None]:
-    """Publish steps to the ``alert-cases`` topic, keyed by shipment id, each acknowledged
-    by the broker before returning (raises producers.exceptions.PublishError within about
-    10 s when Kafka cannot take it). Safe to call from the API's worker threads: one step
-    at a time, so each caller's error is its own."""
+def kafka_publisher(bootstrap_servers: str, topic: str) -> Callable[[CaseStep], None]:
+    """Publish steps to ``topic`` (the ``alert-cases`` topic), keyed by shipment id, each
+    acknowledged by the broker before returning (raises producers.exceptions.PublishError
+    within about 10 s when Kafka cannot take it). Safe to call from the API's worker
+    threads: one step at a time, so each caller's error is its own."""
     from producers.publisher import KafkaEventPublisher
-    from streams.topics import ALERT_CASES
 
     publisher: KafkaEventPublisher | None = None
     lock = threading.Lock()
@@ -199,7 +198,7 @@ def kafka_publisher(bootstrap_servers: str) -> Callable[[CaseStep], None]:
         with lock:
             if publisher is None:  # connect at the first step, not when the API starts
                 publisher = KafkaEventPublisher(
-                    bootstrap_servers, topic=ALERT_CASES, timeout_s=10, connect_timeout_s=5
+                    bootstrap_servers, topic=topic, timeout_s=10, connect_timeout_s=5
                 )
             publisher.publish_raw(step.shipment_id.encode(), step.model_dump_json().encode())
             publisher.flush()

@@ -340,7 +340,9 @@ def api(host: str | None, port: int | None) -> None:
 
     checks = {"neo4j": neo4j_answers, "kafka": lambda: kafka_answers(settings.bootstrap_servers)}
     registry = load_registry()
-    cases = CaseDesk(queries, kafka_publisher(settings.bootstrap_servers), registry)
+    cases = CaseDesk(
+        queries, kafka_publisher(settings.bootstrap_servers, settings.topics.alert_cases), registry
+    )
     app = create_app(queries, tokens, checks, registry, cases)
     try:
         uvicorn.run(

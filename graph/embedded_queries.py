@@ -261,10 +261,15 @@ class EmbeddedQueries:
                 found.append(v if u == node else u)
             return found
 
+        def withdrawn(node: Node) -> bool:
+            return node[0] == "Alert" and self.g.nodes[node].get("detection_status") == "withdrawn"
+
         for s in wanted:
             for n in around(s):
                 if n[0] in ("Seizure", "Alert"):
                     around(n)
+        for u, v, key in [k for k in edges if withdrawn(k[0]) or withdrawn(k[1])]:
+            del edges[(u, v, key)]
         rows = [
             {
                 "type": data["type"],

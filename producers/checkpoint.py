@@ -21,9 +21,11 @@ from schemas import Event, parse_event, validate_event
 
 
 class CheckpointPublisher:
-    def __init__(self, outbox_path: Path, bootstrap_servers: str) -> None:
+    def __init__(
+        self, outbox_path: Path, bootstrap_servers: str, topic: str = "checkpoint-events"
+    ) -> None:
         self.outbox = SQLiteOutbox(outbox_path)
-        self.bootstrap_servers = bootstrap_servers
+        self.bootstrap_servers, self.topic = bootstrap_servers, topic
 
     def publish(self, event: Event | dict[str, object] | str | bytes) -> Event:
         """Validate and durably accept one event; return it as validated."""
@@ -41,6 +43,7 @@ class CheckpointPublisher:
         return flush_outbox(
             self.outbox,
             self.bootstrap_servers,
+            topic=self.topic,
             timeout_s=timeout_s,
             connect_timeout_s=connect_timeout_s,
         )

@@ -15,6 +15,7 @@ from producers.exceptions import EpcisError
 from producers.files import detect_format, read_events
 from producers.forwarder import FlushResult, flush_outbox
 from producers.outbox import SQLiteOutbox
+from producers.publisher import KafkaEventPublisher
 from producers.simulation import ALL_SCENARIOS, SimulationConfig, Simulator
 from producers.simulation.output import to_file, write_truth
 from producers.simulation.output import to_kafka as send_to_kafka
@@ -27,6 +28,7 @@ def _flush(settings: Settings, outbox: SQLiteOutbox, timeout_s: float) -> FlushR
     return flush_outbox(
         outbox,
         settings.bootstrap_servers,
+        topic=settings.topics.checkpoint_events,
         timeout_s=timeout_s,
         connect_timeout_s=settings.outbox.connect_timeout_s,
     )
@@ -233,7 +235,7 @@ def flush(timeout_s: float, watch: float | None) -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="JSON-lines file")
 @click.option("--kafka", "to_kafka", is_flag=True, help="send to Kafka instead of a file")
-@click.option("--topic", default="checkpoint-events", show_default=True, help="with --kafka")
+@click.option("--topic", help="with --kafka (default: the checkpoint-events topic)")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="max events/s")
 @click.option(
     "--time-compression",
@@ -254,7 +256,7 @@ def simulate(
     seed: int,
     out: Path | None,
     to_kafka: bool,
-    topic: str,
+    topic: str | None,
     rate: float | None,
     time_compression: float | None,
     truth: Path | None,
@@ -276,6 +278,8 @@ def simulate(
     options: dict[str, object] = {}
     if start is not None:
         options["start"] = start if start.tzinfo else start.replace(tzinfo=VIETNAM_TZ)
+    if to_kafka:  # event time on every partition, and a last beat so all is judged
+        options["heartbeat_minutes"] = 30.0
     try:
         config = SimulationConfig(
             shipments=shipments, seed=seed, days=days, scenario_share=scenario_share,
@@ -303,6 +307,7 @@ def simulate(
                 count = to_file(sim.events(), handle, progress)
         else:
             settings = load_settings()
+            topic = topic or settings.topics.checkpoint_events
             count = send_to_kafka(
                 sim.events(), settings.bootstrap_servers, topic, progress, rate, time_compression
             )
@@ -320,3 +325,35 @@ def simulate(
         + ", ".join(f"{k} {v}" for k, v in sorted(by_scenario.items()))
         + ")"
     )
+
+
+@click.command("ticker")
+@click.option(
+    "--every", "every_s", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+    help="seconds between heartbeats",
+)  # fmt: skip
+@click.option("--source", default=None, help="who writes them (default: ticker-<host name>)")
+@click.option("--once", is_flag=True, help="write one heartbeat and exit")
+def ticker(every_s: float, source: str | None, once: bool) -> None:
+    """Write stream heartbeats (the current time) to every partition of checkpoint-events.
+
+    Event time in goodsflow moves only with what is in the log: on a partition where no
+    checkpoint writes for a while, the judgements that wait for event time (unexplained
+    stops, the rules about other shipments) wait too. A ticker keeps every partition's
+    time moving; run one beside the worker in a live deployment (docs/STREAMS.md).
+    """
+    import socket
+
+    from schemas import StreamHeartbeat
+
+    settings = load_settings()
+    source = source or f"ticker-{socket.gethostname()}"[:128]
+    with KafkaEventPublisher(settings.bootstrap_servers, settings.topics.checkpoint_events) as pub:
+        while True:
+            now = datetime.now(VIETNAM_TZ).replace(microsecond=0)
+            pub.heartbeat(StreamHeartbeat(occurred_at=now, source=source))
+            pub.flush()
+            if once:
+                click.echo(f"heartbeat {now.isoformat()} to {len(pub.partitions())} partitions")
+                return
+            time.sleep(every_s)

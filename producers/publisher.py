@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from producers.exceptions import PublishError
-from schemas import Event, event_to_json
+from schemas import Event, StreamHeartbeat, event_to_json
 
 CHECKPOINT_HEADER = "goodsflow-checkpoint-id"
 EVENT_TYPE_HEADER = "goodsflow-event-type"
@@ -82,12 +82,33 @@ class KafkaEventPublisher:
         )
 
     def send_raw(
-        self, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]] | None = None
+        self,
+        key: bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes]] | None = None,
+        partition: int | None = None,
     ) -> Any:
         """Send bytes as they are; return the send's future (it resolves on the broker's
         acknowledgement). Not validated: for the outbox, whose events were validated when
         accepted, and for tools that test the pipeline's handling of bad input."""
-        return self._producer.send(self.topic, key=key, value=value, headers=headers or [])
+        return self._producer.send(
+            self.topic, key=key, value=value, headers=headers or [], partition=partition
+        )
+
+    def heartbeat(self, heartbeat: StreamHeartbeat) -> None:
+        """Queue a heartbeat to every partition of the topic: event time has reached its
+        time everywhere this publisher writes (schemas/heartbeat.py)."""
+        value = heartbeat.model_dump_json().encode("utf-8")
+        headers = [(EVENT_TYPE_HEADER, heartbeat.event_type.encode("utf-8"))]
+        for partition in self.partitions():
+            self._pending.append(self.send_raw(None, value, headers, partition))
+
+    def partitions(self) -> list[int]:
+        """The topic's partitions (it must exist)."""
+        found = self._producer.partitions_for(self.topic)
+        if not found:
+            raise PublishError(f"topic {self.topic} does not exist")
+        return sorted(found)
 
     def publish_raw(self, key: bytes | None, value: bytes) -> None:
         """Queue bytes as they are (see :meth:`send_raw`); :meth:`flush` waits for them."""

@@ -26,8 +26,10 @@ from schemas.events import (
     ShipmentDeclared,
     event_to_json,
     parse_event,
+    parse_record,
     validate_event,
 )
+from schemas.heartbeat import HEARTBEAT_TYPE, StreamHeartbeat, parse_heartbeat
 from schemas.reference import Checkpoint, CheckpointKind, Locality, Registry, load_registry
 from schemas.values import (
     CorrectionReason,
@@ -45,6 +47,7 @@ from schemas.values import (
 
 __all__ = [
     "EVENT_TYPES",
+    "HEARTBEAT_TYPE",
     "SCHEMA_VERSION",
     "VIETNAM_TZ",
     "Alert",
@@ -81,6 +84,7 @@ __all__ = [
     "SeizureReason",
     "SeizureRecorded",
     "ShipmentDeclared",
+    "StreamHeartbeat",
     "UnknownReferenceError",
     "alert_id_for",
     "case_after",
@@ -89,5 +93,7 @@ __all__ = [
     "load_registry",
     "new_step_id",
     "parse_event",
+    "parse_heartbeat",
+    "parse_record",
     "validate_event",
 ]

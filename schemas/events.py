@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from schemas.errors import InvalidEventError
+from schemas.heartbeat import HEARTBEAT_TYPE, StreamHeartbeat
 from schemas.values import (
     CheckpointId,
     CorrectionReason,
@@ -190,7 +191,7 @@ def _problems(exc: ValidationError) -> list[dict[str, str]]:
     problems = []
     for err in exc.errors(include_url=False):
         loc = list(err["loc"])
-        if loc and loc[0] in EVENT_TYPES:  # the union's tag, not a field
+        if loc and loc[0] in (*EVENT_TYPES, HEARTBEAT_TYPE):  # the union's tag, not a field
             loc = loc[1:]
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc = ["event_type"]
@@ -221,7 +222,35 @@ def parse_event(raw: bytes | str) -> Event:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidEventError(f"not JSON: {exc}") from None
+    except (RecursionError, ValueError) as exc:  # nested too deep; an integer too long
+        raise InvalidEventError(f"not JSON goodsflow can read: {exc}") from None
     return validate_event(data)
+
+
+RECORD_ADAPTER: TypeAdapter[Event | StreamHeartbeat] = TypeAdapter(
+    Annotated[Event | StreamHeartbeat, Field(discriminator="event_type")]
+)
+
+
+def parse_record(raw: bytes) -> Event | StreamHeartbeat:
+    """Decode and validate one record of ``checkpoint-events``: an event or a heartbeat.
+
+    Parses the bytes in one step with pydantic's own JSON parser (no intermediate Python
+    objects; nesting depth and number sizes are bounded by the parser, never by Python's
+    recursion or integer limits).
+
+    Raises:
+        InvalidEventError: as :func:`validate_event`; "not JSON" when the bytes are not.
+    """
+    try:
+        return RECORD_ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        if first["type"] == "json_invalid" or (first["type"] == "json_type" and not first["loc"]):
+            raise InvalidEventError(f"not JSON: {first['msg']}") from None
+        problems = _problems(exc)
+        reason = "; ".join(f"{p['field']}: {p['error']}" for p in problems)
+        raise InvalidEventError(f"invalid event: {reason}", problems) from None
 
 
 def event_to_json(event: Event) -> bytes:

@@ -1,104 +1,168 @@
-"""The Faust app: app, topics and tables. Agents live in ``streams.agents``.
+"""The Faust app that runs the worker, and the service that holds its stages.
 
-The module-level app connects to nothing until a worker starts; ``configure`` (called by
-the worker bootstrap) sets the broker and the rest from settings.
+Faust runs the process: the app's service tree, start-up and orderly shutdown on SIGTERM
+and SIGINT, logging, crash handling (``faust.Worker``). The stages themselves
+(streams/processor.py) read Kafka with their own batch loops instead of Faust's
+agents, streams, acks and tables; docs/STREAMS.md gives the reasons (upstream
+faust-streaming#606 among them) and tests/unit/streams/test_faust_offsets.py pins the
+behaviour that makes Faust's commit path unsafe here. So the app's own Kafka consumer and
+producer are not started at all (``BootStrategy``).
 
-Messages are raw JSON bytes on the wire, validated by the pydantic models at the boundary.
+The module-level app connects to nothing; :func:`configure` (the worker's bootstrap) gives
+it the processor service before the worker starts.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import faust
+from faust.app.base import BootStrategy
 from faust.exceptions import AlreadyConfiguredWarning
-from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode import Service
 
-from streams.topics import (
-    ALERT_CASES,
-    ALERTS,
-    APP_ID,
-    CHECKPOINT_EVENTS,
-    CHECKPOINT_EVENTS_DLQ,
-    PARTITIONS,
-    SHIPMENT_STATE_TABLE,
-)
+from graph.writer import Neo4jGraphWriter
+from schemas import Registry
+from streams.config import DetectionConfig
+from streams.context import DetectionContext
+from streams.kafka_io import BatchLoop, new_consumer, new_producer
+from streams.processor import DetectStage, FactsReader, GraphSink, IngestStage
+from streams.topics import Topics
+from streams.worker_metrics import WorkerMetrics
 
+log = logging.getLogger(__name__)
 
-class IdempotentProducer(faust_aiokafka.Producer):
-    """Faust's aiokafka producer with acks=all and idempotence always on.
-
-    Faust turns idempotence on only inside exactly-once transactions (which goodsflow does
-    not use); at-least-once delivery still needs it so a retried send is not duplicated.
-    """
-
-    def _settings_extra(self) -> dict[str, Any]:
-        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+APP_ID = "goodsflow"
 
 
-class IdempotentTransport(faust_aiokafka.Transport):
-    Producer = IdempotentProducer
+class NoFaustKafka(BootStrategy):
+    """Start the app's services without Faust's own Kafka consumer, producer and web."""
+
+    enable_kafka = False
+    enable_web = False
 
 
 class GoodsflowApp(faust.App):
-    """faust.App whose Kafka producers are idempotent."""
-
-    def _new_transport(self) -> Any:
-        return IdempotentTransport(self.conf.broker_consumer, self)
-
-    def _new_producer_transport(self) -> Any:
-        return IdempotentTransport(self.conf.broker_producer, self)
+    BootStrategy = NoFaustKafka
 
 
-app = GoodsflowApp(APP_ID, autodiscover=False, web_enabled=False, topic_partitions=PARTITIONS)
+app = GoodsflowApp(APP_ID, autodiscover=False, web_enabled=False)
 
 
-def configure(bootstrap_servers: str, **options: Any) -> None:
-    """Point the app at a broker. Call once, before the worker starts."""
-    # Declaring the table at import already read the defaults; replacing them is intended.
+@dataclass
+class Dependencies:
+    """What the stages need, built by the worker's bootstrap (streams/worker.py)."""
+
+    bootstrap_servers: str
+    topics: Topics
+    registry: Registry
+    detection: DetectionConfig
+    graph: Neo4jGraphWriter
+    batch_size: int = 2000
+    session_timeout_s: float = 30.0
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0  # 0: not served
+
+
+class StreamProcessor(Service):
+    """The worker's stages: facts reader, ingest loop, detection loop (and metrics)."""
+
+    def __init__(self, deps: Dependencies, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.deps = deps
+        self.metrics = WorkerMetrics()
+        self._stage_tasks: list[asyncio.Task[None]] = []
+        self._metrics_server: Any = None
+
+    async def on_start(self) -> None:
+        d = self.deps
+        if d.metrics_port:
+            from streams.metrics import serve_metrics
+
+            self._metrics_server = serve_metrics(
+                self.metrics.registry, d.metrics_host, d.metrics_port
+            )
+            log.info("metrics on %s", self._metrics_server.url)
+        self.producer = new_producer(d.bootstrap_servers)
+        await self.producer.start()
+        context = DetectionContext(d.registry)
+        graph = GraphSink(d.graph)
+        facts = FactsReader(d.bootstrap_servers, d.topics, d.detection, context, self.metrics)
+        ingest = BatchLoop(
+            new_consumer(
+                d.bootstrap_servers, d.topics.ingest_group, d.session_timeout_s, d.batch_size
+            ),
+            [d.topics.checkpoint_events, d.topics.alert_cases],
+            IngestStage(d.topics, d.detection, graph, self.producer, self.metrics),
+            d.batch_size,
+            "ingest",
+        )
+        detect = BatchLoop(
+            new_consumer(
+                d.bootstrap_servers, d.topics.detect_group, d.session_timeout_s, d.batch_size
+            ),
+            [d.topics.shipment_events],
+            DetectStage(
+                d.bootstrap_servers, d.topics, d.detection, d.registry, context, graph,
+                self.producer, self.metrics,
+            ),
+            d.batch_size,
+            "detect",
+        )  # fmt: skip
+        self.loops = {"ingest": ingest, "detect": detect}
+        for name, coro in (
+            ("facts", facts.run()),
+            ("ingest", ingest.run()),
+            ("detect", detect.run()),
+            ("lag", self._report_lag()),
+        ):
+            task = asyncio.create_task(coro, name=f"goodsflow-{name}")
+            task.add_done_callback(self._on_stage_done)
+            self._stage_tasks.append(task)
+
+    def _on_stage_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self.should_stop:
+            return
+        exc = task.exception()
+        if exc is not None:
+            # Nothing was committed past what was processed; a restart resumes from there.
+            log.critical("%s stopped: %r; stopping the worker", task.get_name(), exc)
+            self._crashing = asyncio.ensure_future(self.crash(exc))
+
+    async def _report_lag(self) -> None:
+        while True:
+            await asyncio.sleep(5)
+            for name, loop in self.loops.items():
+                for tp in list(loop.assignment):
+                    highwater = loop.consumer.highwater(tp)
+                    done = loop.committed.get(tp)
+                    if highwater is not None and done is not None:
+                        self.metrics.lag.labels(name, tp.topic, str(tp.partition)).set(
+                            max(0, highwater - done)
+                        )
+
+    async def on_stop(self) -> None:
+        """Cancel the stages: a batch in flight is left uncommitted (it is read again by
+        whoever takes its partitions)."""
+        for task in self._stage_tasks:
+            task.cancel()
+        for task in self._stage_tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.producer.stop()
+        if self._metrics_server is not None:
+            await asyncio.to_thread(self._metrics_server.stop)
+
+
+def configure(deps: Dependencies) -> StreamProcessor:
+    """Give the app its processor service; call once, before the worker starts."""
     warnings.filterwarnings("ignore", category=AlreadyConfiguredWarning)
-    app.config_from_object(
-        {
-            "broker": f"kafka://{bootstrap_servers}",
-            "store": "memory://",
-            "web_enabled": False,
-            "topic_partitions": PARTITIONS,
-            "producer_acks": -1,
-            "consumer_auto_offset_reset": "earliest",
-            "table_standby_replicas": 0,
-            # Faust's take_events() drops a partly filled buffer on stop without acking it,
-            # so waiting for every message to be acked hangs shutdown. Without the wait,
-            # Faust commits only offsets below the first unacked message: the rest is
-            # redelivered after a restart, and the keyed MERGEs make that harmless.
-            "stream_wait_empty": False,
-            **options,
-        },
-        force=True,
-    )
-
-
-def _raw_topic(name: str) -> Any:
-    return app.topic(
-        name,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=PARTITIONS,
-    )
-
-
-checkpoint_events_topic = _raw_topic(CHECKPOINT_EVENTS)
-dead_letter_topic = _raw_topic(CHECKPOINT_EVENTS_DLQ)
-alerts_topic = _raw_topic(ALERTS)
-alert_cases_topic = _raw_topic(ALERT_CASES)
-
-# shipment id -> ShipmentState as JSON; backed by the changelog topic, so a restarted or
-# rebalanced worker resumes where it was.
-shipment_state = app.Table(
-    SHIPMENT_STATE_TABLE,
-    default=None,
-    partitions=PARTITIONS,
-    schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"),
-)
+    processor = StreamProcessor(deps)
+    app.add_dependency(processor)
+    return processor

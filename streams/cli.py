@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from goodsflow.settings import load_settings
-from streams.topics import TOPICS, ensure_topics
+from streams.topics import ensure_topics
 
 
 @click.command("worker")
@@ -25,7 +25,7 @@ def topics_group() -> None:
 def create() -> None:
     """Create goodsflow's topics with their partition counts (existing ones are checked)."""
     settings = load_settings()
-    created = ensure_topics(settings.bootstrap_servers)
-    for spec in TOPICS:
+    created = ensure_topics(settings.bootstrap_servers, settings.topics)
+    for spec in settings.topics.specs():
         what = "created" if spec.name in created else "exists"
         click.echo(f"{spec.name}: {what} ({spec.partitions} partitions)")

@@ -62,6 +62,14 @@ class CircularRoutingConfig(_Section):
 
 class EventTimeConfig(_Section):
     allowed_lateness_minutes: float = Field(ge=0)
+    future_horizon_hours: float = Field(gt=0)
+    min_year: int = Field(ge=1, le=9999)
+    max_year: int = Field(ge=1, le=9999)
+
+
+class RetentionConfig(_Section):
+    state_days: float = Field(gt=0)
+    context_days: float = Field(gt=0)
 
 
 class UnexplainedStopConfig(_Section):
@@ -95,6 +103,7 @@ class DetectionConfig(_Section):
     weight_change: WeightChangeConfig
     circular_routing: CircularRoutingConfig
     event_time: EventTimeConfig
+    retention: RetentionConfig
     unexplained_stop: UnexplainedStopConfig
     linked_to_offender: LinkedToOffenderConfig
     high_risk_corridor: HighRiskCorridorConfig

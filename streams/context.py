@@ -2,21 +2,23 @@
 travelled with whom, where seizures happened, and which alerts the task forces confirmed
 (and where). Pure; no Kafka, Faust or Neo4j.
 
-The handler feeds it every declaration and seizure it processes, every state a case step
-changed (and, after a restart, the states its store recovered), and sets
-:attr:`DetectionContext.watermark` to the global low watermark: the lowest watermark over
-all partitions. Rules ask only about facts earlier in event time than a shipment's
-declaration, and only once that watermark has passed the declaration
-(:meth:`DetectionContext.settled`); by then every such fact that was not late has been fed
-in, whatever order the partitions were read in. So the answers, and the alerts, do not
-depend on arrival order.
+It is fed :mod:`streams.facts` (by the worker's facts reader from the facts topic, or by an
+in-process run directly) and told, in :attr:`DetectionContext.watermark`, how far in event
+time the facts are complete: the lowest watermark over every input partition the facts
+come from. Rules ask only about facts earlier in event time than a shipment's declaration,
+and only once that watermark has passed the declaration (:meth:`DetectionContext.settled`);
+by then every such fact that was not late is in, whatever order the partitions were read
+in. So the answers, and the alerts, do not depend on arrival order, on the producer's
+partitioner or on how many workers share the partitions.
 
-Every index keeps event times, so a question "before t" is answered the same way however
-much later data has arrived. A repeated event id is ignored.
+Every index keeps event times and every question has a window ``[since, before)``, so a
+question is answered the same way however much later data has arrived, and facts older
+than the retention (:meth:`DetectionContext.prune`) can be dropped without changing any
+answer within it. A repeated fact is ignored.
 
-Case outcomes are the task forces' word, given in wall-clock time long after the events:
-a confirmed alert counts from when it arrives, as an incident at the event times of its
-own facts (declaration, passages) on their corridors, for shipments judged after that.
+Case outcomes are the task forces' word, given in wall-clock time long after the events: a
+confirmed alert counts from when it arrives, as an incident at the event times of its own
+facts (declaration, passages) on their corridors, for shipments judged after that.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from schemas import CaseOutcome, Registry
-from streams.state import Declaration, SeizureFact, ShipmentState
+from streams.facts import CaseFact, DeclarationFact, Entity, Fact, SeizureFact
+from streams.state import ShipmentState
 
-Entity = tuple[str, str]  # ("party" | "vehicle" | "driver", identifier)
+__all__ = ["DetectionContext", "Entity", "IncidentRef", "SeizureRef", "Sighting"]
 
 
 @dataclass(frozen=True, order=True)
@@ -67,113 +71,174 @@ class IncidentRef:
     shipment_id: str
 
 
+def _at(ref: SeizureRef | Sighting | IncidentRef) -> datetime:
+    return ref.occurred_at
+
+
+Ref = TypeVar("Ref", SeizureRef, Sighting, IncidentRef)
+
+
+def _window(refs: list[Ref], since: datetime | None, before: datetime) -> list[Ref]:
+    lo = 0 if since is None else bisect.bisect_left(refs, since, key=_at)
+    return refs[lo : bisect.bisect_left(refs, before, key=_at)]
+
+
+def _drop_before(refs: list[Ref], cutoff: datetime) -> list[Ref]:
+    return refs[bisect.bisect_left(refs, cutoff, key=_at) :]
+
+
 class DetectionContext:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self.watermark: datetime | None = None  # the global low watermark, set by the handler
-        self._indexed: set[str] = set()  # event ids already fed in
+        # Event time up to which the facts are complete, set by whoever feeds them.
+        self.watermark: datetime | None = None
+        self._cutoff: datetime | None = None  # facts before this were pruned
+        self._indexed: dict[str, datetime] = {}  # fact keys already fed in -> event time
         self._seized: dict[Entity, list[SeizureRef]] = {}  # each list sorted
         self._on_corridor: dict[str, list[SeizureRef]] = {}  # each list sorted
-        self._together: dict[Entity, dict[Entity, Sighting]] = {}  # the earliest sighting
+        self._together: dict[Entity, dict[Entity, list[Sighting]]] = {}  # each list sorted
         self._incidents: dict[str, list[IncidentRef]] = {}  # by corridor, each list sorted
-        self._confirmed: set[str] = set()  # alert ids whose case closed as confirmed
-        self._outcomes: dict[str, tuple[str, CaseOutcome]] = {}  # alert id -> rule, outcome
+        self._cases: dict[str, CaseFact] = {}  # the latest word on each closed alert
 
     def settled(self, declared_at: datetime) -> bool:
         """Whether every fact earlier than ``declared_at`` is in (barring late events)."""
         return self.watermark is not None and declared_at < self.watermark
 
-    # -- feeding -----------------------------------------------------------------------
-    def add_declaration(self, shipment_id: str, decl: Declaration) -> None:
-        if decl.event_id in self._indexed:
-            return
-        self._indexed.add(decl.event_id)
-        sighting = Sighting(decl.occurred_at, decl.event_id, decl.checkpoint_id, shipment_id)
-        for entity in decl.entities:
-            seen = self._together.setdefault(entity, {})
-            for other in decl.entities:
-                if other != entity and (other not in seen or sighting < seen[other]):
-                    seen[other] = sighting
+    @property
+    def size(self) -> int:
+        """How many facts are held (for metrics and the retention's effect)."""
+        return len(self._indexed) + len(self._cases)
 
-    def add_seizure(self, shipment_id: str, fact: SeizureFact) -> None:
-        if fact.event_id in self._indexed:
+    # -- feeding -----------------------------------------------------------------------
+    def add(self, fact: Fact) -> None:
+        """Index one fact (a repeat, or a fact older than the retention, changes nothing)."""
+        if isinstance(fact, CaseFact):
+            self._add_case(fact)
             return
-        self._indexed.add(fact.event_id)
+        if fact.event_id in self._indexed or (
+            self._cutoff is not None and fact.occurred_at < self._cutoff
+        ):
+            return
+        self._indexed[fact.event_id] = fact.occurred_at
+        if isinstance(fact, DeclarationFact):
+            self._add_declaration(fact)
+        else:
+            self._add_seizure(fact)
+
+    def add_state(self, state: ShipmentState) -> None:
+        """Everything a shipment's state holds that other shipments' rules read."""
+        for fact in state.facts():
+            self.add(fact)
+
+    def _add_declaration(self, fact: DeclarationFact) -> None:
+        sighting = Sighting(fact.occurred_at, fact.event_id, fact.checkpoint_id, fact.shipment_id)
+        for entity in fact.entities:
+            seen = self._together.setdefault(entity, {})
+            for other in fact.entities:
+                if other != entity:
+                    bisect.insort(seen.setdefault(other, []), sighting)
+
+    def _add_seizure(self, fact: SeizureFact) -> None:
         ref = SeizureRef(
-            fact.occurred_at, fact.event_id, fact.seizure_id, fact.checkpoint_id, shipment_id
+            fact.occurred_at, fact.event_id, fact.seizure_id, fact.checkpoint_id, fact.shipment_id
         )
         for entity in fact.implicated:
             bisect.insort(self._seized.setdefault(entity, []), ref)
         corridor = self.registry.checkpoint(fact.checkpoint_id).corridor
         bisect.insort(self._on_corridor.setdefault(corridor, []), ref)
 
-    def add_state(self, state: ShipmentState) -> None:
-        """Everything a stored state holds (after a restart, the store recovered it)."""
-        for decl in state.declarations:
-            self.add_declaration(state.shipment_id, decl)
-        for fact in state.seizures:
-            self.add_seizure(state.shipment_id, fact)
-        for alert_id in state.cases:
-            self._add_case(state, alert_id)
-
-    def _add_case(self, state: ShipmentState, alert_id: str) -> None:
-        alert_case = state.cases[alert_id]
-        outcome = alert_case.outcome
-        if outcome is None:
-            self._outcomes.pop(alert_id, None)
-        else:
-            self._outcomes[alert_id] = (alert_case.rule, outcome)
-        if outcome != CaseOutcome.CONFIRMED:
-            self._confirmed.discard(alert_id)
+    def _add_case(self, fact: CaseFact) -> None:
+        known = self._cases.get(fact.alert_id)
+        if known == fact:
             return
-        if alert_id in self._confirmed:
-            return
-        self._confirmed.add(alert_id)
-        emitted = state.emitted.get(alert_id)
-        evidence_ids = emitted.evidence_ids if emitted else []
-        for event_id, checkpoint_id, occurred_at in state.own_facts(evidence_ids):
+        self._cases[fact.alert_id] = fact
+        if fact.outcome != CaseOutcome.CONFIRMED:
+            return  # incidents of an alert no longer confirmed stop counting (see below)
+        for event_id, checkpoint_id, occurred_at in fact.facts:
             ref = IncidentRef(
-                occurred_at, event_id, alert_id, alert_case.rule, checkpoint_id, state.shipment_id
+                occurred_at, event_id, fact.alert_id, fact.rule, checkpoint_id, fact.shipment_id
             )
-            corridor = self.registry.checkpoint(checkpoint_id).corridor
-            refs = self._incidents.setdefault(corridor, [])
+            refs = self._incidents.setdefault(self.registry.checkpoint(checkpoint_id).corridor, [])
             if ref not in refs:
                 bisect.insort(refs, ref)
+
+    def prune(self, cutoff: datetime) -> int:
+        """Forget facts earlier in event time than ``cutoff`` (the retention: no rule asks
+        about them any more); returns how many facts were dropped."""
+        if self._cutoff is not None and cutoff <= self._cutoff:
+            return 0
+        self._cutoff = cutoff
+        old = [key for key, at in self._indexed.items() if at < cutoff]
+        for key in old:
+            del self._indexed[key]
+        for entity in list(self._seized):
+            self._seized[entity] = _drop_before(self._seized[entity], cutoff)
+            if not self._seized[entity]:
+                del self._seized[entity]
+        for corridor in list(self._on_corridor):
+            self._on_corridor[corridor] = _drop_before(self._on_corridor[corridor], cutoff)
+            if not self._on_corridor[corridor]:
+                del self._on_corridor[corridor]
+        for entity in list(self._together):
+            seen = self._together[entity]
+            for other in list(seen):
+                seen[other] = _drop_before(seen[other], cutoff)
+                if not seen[other]:
+                    del seen[other]
+            if not seen:
+                del self._together[entity]
+        for corridor in list(self._incidents):
+            self._incidents[corridor] = _drop_before(self._incidents[corridor], cutoff)
+            if not self._incidents[corridor]:
+                del self._incidents[corridor]
+        stale = [
+            alert_id
+            for alert_id, case in self._cases.items()
+            if all(at < cutoff for _, _, at in case.facts)
+        ]
+        for alert_id in stale:
+            del self._cases[alert_id]
+        return len(old) + len(stale)
 
     def outcomes(self) -> dict[str, Counter[CaseOutcome]]:
         """Per rule, how the task forces closed its alerts (the latest step of each)."""
         counts: dict[str, Counter[CaseOutcome]] = {}
-        for rule, outcome in self._outcomes.values():
-            counts.setdefault(rule, Counter())[outcome] += 1
+        for case in self._cases.values():
+            if case.outcome is not None:
+                counts.setdefault(case.rule, Counter())[CaseOutcome(case.outcome)] += 1
         return counts
 
-    # -- questions (all "strictly before" a time) ----------------------------------------
-    def seizures_of(self, entity: Entity, before: datetime) -> list[SeizureRef]:
-        """Seizures implicating ``entity`` before ``before``, earliest first."""
-        refs = self._seized.get(entity, [])
-        return refs[: bisect.bisect_left(refs, before, key=lambda r: r.occurred_at)]
+    # -- questions (all within [since, before)) ------------------------------------------
+    def seizures_of(
+        self, entity: Entity, before: datetime, since: datetime | None = None
+    ) -> list[SeizureRef]:
+        """Seizures implicating ``entity`` in ``[since, before)``, earliest first."""
+        return _window(self._seized.get(entity, []), since, before)
 
-    def seen_with(self, entity: Entity, before: datetime) -> Iterator[tuple[Entity, Sighting]]:
-        """Entities that appeared with ``entity`` on a declaration before ``before``."""
-        for other, sighting in self._together.get(entity, {}).items():
-            if sighting.occurred_at < before:
-                yield other, sighting
+    def seen_with(
+        self, entity: Entity, before: datetime, since: datetime | None = None
+    ) -> Iterator[tuple[Entity, Sighting]]:
+        """Entities that appeared with ``entity`` on a declaration in ``[since, before)``,
+        each with the earliest such sighting."""
+        for other, sightings in self._together.get(entity, {}).items():
+            within = _window(sightings, since, before)
+            if within:
+                yield other, within[0]
 
     def corridor_seizures(
         self, corridor: str, since: datetime, before: datetime
     ) -> list[SeizureRef]:
         """Seizures at checkpoints of ``corridor`` in ``[since, before)``, earliest first."""
-        refs = self._on_corridor.get(corridor, [])
-        lo = bisect.bisect_left(refs, since, key=lambda r: r.occurred_at)
-        hi = bisect.bisect_left(refs, before, key=lambda r: r.occurred_at)
-        return refs[lo:hi]
+        return _window(self._on_corridor.get(corridor, []), since, before)
 
     def corridor_incidents(
         self, corridor: str, since: datetime, before: datetime
     ) -> list[IncidentRef]:
         """Facts of confirmed alerts at checkpoints of ``corridor`` in ``[since, before)``,
         earliest first."""
-        refs = self._incidents.get(corridor, [])
-        lo = bisect.bisect_left(refs, since, key=lambda r: r.occurred_at)
-        hi = bisect.bisect_left(refs, before, key=lambda r: r.occurred_at)
-        return [ref for ref in refs[lo:hi] if ref.alert_id in self._confirmed]
+        return [
+            ref
+            for ref in _window(self._incidents.get(corridor, []), since, before)
+            if (case := self._cases.get(ref.alert_id)) is not None
+            and case.outcome == CaseOutcome.CONFIRMED
+        ]

@@ -13,6 +13,7 @@ re-scored on the evidence left, or withdrawn when none is left.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,12 +136,16 @@ def _judge(
         finding = evaluate(view)
         revision = 1 if last is None else last.revision + 1
         if finding is not None:
-            evidence_ids = sorted(ev.event_id for ev in finding.evidence)
-            if last is not None and not last.withdrawn and last.evidence_ids == evidence_ids:
+            alert = _alert(alert_id, revision, state, finding)
+            fingerprint = _fingerprint(alert)
+            if last is not None and not last.withdrawn and last.fingerprint == fingerprint:
                 continue
-            alerts.append(_alert(alert_id, revision, state, finding))
+            alerts.append(alert)
             emitted[alert_id] = EmittedAlert(
-                revision=revision, evidence_ids=evidence_ids, localities=finding.localities
+                revision=revision,
+                evidence_ids=sorted(ev.event_id for ev in finding.evidence),
+                localities=finding.localities,
+                fingerprint=fingerprint,
             )
         elif last is not None and not last.withdrawn:
             alerts.append(_withdrawal(alert_id, revision, rule, state, last))
@@ -154,6 +159,13 @@ def _judge(
         judged=True,
         deadline=open_leg_deadline(view),
     )
+
+
+def _fingerprint(alert: Alert) -> str:
+    """A digest of everything an alert says but its revision: equal for equal alerts in
+    any process (hashlib, not the salted hash())."""
+    said = alert.model_dump_json(exclude={"revision"}).encode()
+    return hashlib.blake2b(said, digest_size=12).hexdigest()
 
 
 def _alert(alert_id: str, revision: int, state: ShipmentState, finding: Finding) -> Alert:

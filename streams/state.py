@@ -6,6 +6,8 @@ rules look only at the active (not retracted) events.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pydantic import AwareDatetime, BaseModel, Field
 
 from schemas import (
@@ -21,6 +23,14 @@ from schemas import (
     SeizureRecorded,
     ShipmentDeclared,
     case_after,
+)
+from streams.facts import (
+    CaseFact,
+    DeclarationFact,
+    Fact,
+    SeizureFact,
+    entities_of_declaration,
+    implicated_by,
 )
 
 
@@ -41,7 +51,7 @@ class Declaration(BaseModel):
     entities: list[tuple[str, str]] = Field(default_factory=list)
 
 
-class SeizureFact(BaseModel):
+class Seizure(BaseModel):
     """What the engine keeps of a seizure.recorded event: who and what it implicates."""
 
     event_id: str
@@ -75,6 +85,9 @@ class EmittedAlert(BaseModel):
 
     revision: int
     evidence_ids: list[str]
+    # A digest of everything the alert says (engine._fingerprint): a new revision goes out
+    # when it changes, so the latest revision never depends on when it was judged.
+    fingerprint: str = ""
     localities: list[str] = Field(default_factory=list)
     withdrawn: bool = False
 
@@ -117,7 +130,10 @@ class ShipmentState(BaseModel):
     watermark: AwareDatetime | None = None
     late_event_ids: list[str] = Field(default_factory=list)
     held_at: AwareDatetime | None = None
-    seizures: list[SeizureFact] = Field(default_factory=list)
+    seizures: list[Seizure] = Field(default_factory=list)
+    # The latest event time of any of its events: the state is kept for the retention after
+    # it (streams/handler.py), then dropped.
+    last_event_at: AwareDatetime | None = None
     # The declaration the rules about other shipments (links, corridors) last judged, once
     # the global low watermark had passed it; "" while they still wait for it.
     context_judged_for: str = ""
@@ -176,8 +192,48 @@ class ShipmentState(BaseModel):
         retracted = self.retracted
         return [s for s in self.scans if s.event_id not in retracted] if retracted else self.scans
 
+    def facts(self) -> Iterator[Fact]:
+        """What other shipments' rules read of this one: its declarations (retracted ones
+        too: they still say who travelled together), seizures and closed cases."""
+        for decl in self.declarations:
+            yield DeclarationFact(
+                self.shipment_id,
+                decl.event_id,
+                decl.occurred_at,
+                decl.checkpoint_id,
+                tuple((k, v) for k, v in decl.entities),
+            )
+        for seizure in self.seizures:
+            yield SeizureFact(
+                self.shipment_id,
+                seizure.event_id,
+                seizure.seizure_id,
+                seizure.occurred_at,
+                seizure.checkpoint_id,
+                tuple((k, v) for k, v in seizure.implicated),
+            )
+        for alert_id in self.cases:
+            yield self.case_fact(alert_id)
+
+    def case_fact(self, alert_id: str) -> CaseFact:
+        """The task forces' latest word on one of this shipment's alerts, with the alert's
+        own facts (for corridor incidents when it was confirmed)."""
+        alert_case = self.cases[alert_id]
+        emitted = self.emitted.get(alert_id)
+        outcome = alert_case.outcome
+        return CaseFact(
+            alert_id=alert_id,
+            rule=alert_case.rule,
+            shipment_id=self.shipment_id,
+            outcome=None if outcome is None else outcome.value,
+            facts=tuple(self.own_facts(emitted.evidence_ids if emitted else [])),
+        )
+
     def with_event(self, event: Event) -> ShipmentState:
         """A copy of this state with the event recorded."""
+        update: dict[str, object] = {}
+        if self.last_event_at is None or event.occurred_at > self.last_event_at:
+            update["last_event_at"] = event.occurred_at
         if isinstance(event, ShipmentDeclared):
             decl = Declaration(
                 event_id=event.event_id,
@@ -188,12 +244,10 @@ class ShipmentState(BaseModel):
                 categories=sorted({line.category.value for line in event.goods}),
                 destination_locality=event.destination_locality,
                 weight_kg=float(event.total_weight_kg),
-                entities=entities_of_declaration(event),
+                entities=list(entities_of_declaration(event)),
             )
-            return self.model_copy(
-                update={"declarations": sorted([*self.declarations, decl], key=_by_time)}
-            )
-        if isinstance(event, CheckpointScanned):
+            update["declarations"] = sorted([*self.declarations, decl], key=_by_time)
+        elif isinstance(event, CheckpointScanned):
             scan = Scan(
                 event_id=event.event_id,
                 checkpoint_id=event.checkpoint_id,
@@ -203,53 +257,42 @@ class ShipmentState(BaseModel):
                 if event.observed_weight_kg is None
                 else float(event.observed_weight_kg),
             )
-            return self.model_copy(update={"scans": sorted([*self.scans, scan], key=_by_time)})
-        if isinstance(event, EventCorrected):
+            update["scans"] = sorted([*self.scans, scan], key=_by_time)
+        elif isinstance(event, EventCorrected):
             correction = Correction(
                 event_id=event.event_id,
                 corrected_event_id=event.corrected_event_id,
                 occurred_at=event.occurred_at,
                 reason=event.reason.value,
             )
-            corrections = sorted([*self.corrections, correction], key=_by_time)
-            return self.model_copy(update={"corrections": corrections})
-        update: dict[str, object] = {"other_event_ids": [*self.other_event_ids, event.event_id]}
-        if isinstance(event, SeizureRecorded):
-            update["seizures"] = [*self.seizures, seizure_fact(event)]
-        held = isinstance(event, SeizureRecorded) or (
-            isinstance(event, InspectionRecorded) and event.outcome == InspectionOutcome.SEIZED
-        )
-        if held and (self.held_at is None or event.occurred_at < self.held_at):
-            update["held_at"] = event.occurred_at
+            update["corrections"] = sorted([*self.corrections, correction], key=_by_time)
+        else:
+            update["other_event_ids"] = [*self.other_event_ids, event.event_id]
+            if isinstance(event, SeizureRecorded):
+                update["seizures"] = [*self.seizures, _seizure(event)]
+            held = isinstance(event, SeizureRecorded) or (
+                isinstance(event, InspectionRecorded) and event.outcome == InspectionOutcome.SEIZED
+            )
+            if held and (self.held_at is None or event.occurred_at < self.held_at):
+                update["held_at"] = event.occurred_at
         return self.model_copy(update=update)
 
 
-def entities_of_declaration(event: ShipmentDeclared) -> list[tuple[str, str]]:
-    """The parties, vehicle and driver of a declaration, as (kind, value) pairs."""
-    return _unique(
-        [
-            ("party", event.shipper.party_id),
-            ("party", event.consignee.party_id),
-            ("vehicle", event.vehicle_plate),
-            ("driver", event.driver_id),
-        ]
-    )
-
-
-def seizure_fact(event: SeizureRecorded) -> SeizureFact:
-    implicated = [("party", p.party_id) for p in event.parties_implicated]
-    if event.vehicle_plate:
-        implicated.append(("vehicle", event.vehicle_plate))
-    if event.driver_id:
-        implicated.append(("driver", event.driver_id))
-    return SeizureFact(
+def _seizure(event: SeizureRecorded) -> Seizure:
+    return Seizure(
         event_id=event.event_id,
         seizure_id=event.seizure_id,
         occurred_at=event.occurred_at,
         checkpoint_id=event.checkpoint_id,
-        implicated=_unique(implicated),
+        implicated=list(implicated_by(event)),
     )
 
 
-def _unique(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    return list(dict.fromkeys(pairs))
+def encode_state(state: ShipmentState) -> bytes:
+    """The state as stored in the detection-state topic (JSON)."""
+    return state.model_dump_json().encode()
+
+
+def decode_state(value: bytes) -> ShipmentState:
+    """A stored state (pydantic's ValidationError when it does not read)."""
+    return ShipmentState.model_validate_json(value)

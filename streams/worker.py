@@ -1,7 +1,7 @@
-"""The Faust worker's bootstrap: build adapters from settings, wire them, start Faust.
+"""The worker's bootstrap: build adapters from settings, wire them, start Faust's worker.
 
-Run it with ``goodsflow worker`` (one process; start more with the same settings to share
-the partitions through Kafka's consumer group).
+Run it with ``goodsflow worker`` (one process; start more with the same settings, on
+other metrics ports, to share the partitions through Kafka's consumer groups).
 """
 
 from __future__ import annotations
@@ -19,31 +19,29 @@ log = logging.getLogger(__name__)
 
 
 def run_worker(settings: Settings) -> None:
-    """Create topics and graph schema if needed, then run the Faust worker until stopped."""
+    """Create topics and graph schema if needed, then run the worker until stopped."""
     import faust
 
-    from streams import agents
-    from streams.app import app, configure
+    from streams.app import Dependencies, app, configure
 
     registry = load_registry()
-    ensure_topics(settings.bootstrap_servers)
+    topics = settings.topics
+    ensure_topics(settings.bootstrap_servers, topics)
     driver = neo4j_driver(settings)
     writer = Neo4jGraphWriter(driver, settings.neo4j.database)
     writer.init_schema(registry)
-    agents.wire(
-        agents.Dependencies(
+    configure(
+        Dependencies(
+            bootstrap_servers=settings.bootstrap_servers,
+            topics=topics,
             registry=registry,
             detection=load_detection_config(settings.detection.config),
             graph=writer,
-            graph_batch_size=settings.worker.graph_batch_size,
-            graph_batch_timeout_s=settings.worker.graph_batch_timeout_s,
+            batch_size=settings.worker.batch_size,
+            session_timeout_s=settings.worker.session_timeout_s,
+            metrics_host=settings.worker.metrics_host,
+            metrics_port=settings.worker.metrics_port,
         )
-    )
-    timeout = settings.worker.session_timeout_s
-    configure(
-        settings.bootstrap_servers,
-        broker_session_timeout=timeout,
-        broker_heartbeat_interval=min(3.0, timeout / 3),
     )
     try:
         faust.Worker(app, loglevel=settings.worker.log_level).execute_from_commandline()

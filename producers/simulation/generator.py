@@ -21,9 +21,13 @@ from typing import Any, NamedTuple
 from producers.simulation.journey import HEALTH, Journey, events, plan_journey
 from producers.simulation.network import Network, road_network
 from producers.simulation.scenarios import ALL_SCENARIOS, SCENARIO_RULES, SCENARIOS, Label
-from schemas import VIETNAM_TZ
+from schemas import HEARTBEAT_TYPE, VIETNAM_TZ
 
 DAY = 86400.0
+# The last heartbeat comes this long after the last event: past the allowed lateness, so
+# every judgement due by the end of the traffic is made (and well within the horizon of
+# 24 h a broker-stamped heartbeat may be ahead of its receipt).
+FINAL_BEAT = 6 * 3600.0
 HOT_CORRIDOR_DAYS = 7.0  # a seizure makes its corridor "hot" for this long
 # Inland places where undeclared foreign goods first show up.
 SMUGGLING_INLAND_STARTS = ("LS-CHILANG", "LS-DONGKINH", "TN-BACKAN", "LC-YENBAI", "QN-UONGBI")
@@ -50,6 +54,10 @@ class SimulationConfig:
     # Prefixes the ids of parties, vehicles (at most 10 characters: plates have 20) and
     # drivers, so runs sent to one worker do not link to each other's seizures.
     entity_namespace: str = ""
+    # Stream heartbeats (schemas/heartbeat.py) every this many minutes of simulated time,
+    # and one 6 h after the last event (so every judgement due by then is made): what a
+    # producer replaying history writes so event time moves on every partition. None: none.
+    heartbeat_minutes: float | None = None
 
     def __post_init__(self) -> None:
         if len(self.entity_namespace) > 10:
@@ -308,6 +316,30 @@ class Simulator:
         )  # fmt: skip
 
     def events(self) -> Iterator[SimulatedEvent]:
+        """The traffic in event-time order, with heartbeats when configured."""
+        every = self.config.heartbeat_minutes
+        if not every:
+            yield from self._events()
+            return
+        step = every * 60
+        beat = None
+        last = self._t0
+        for ev in self._events():
+            beat = beat if beat is not None else ev.at - ev.at % step + step
+            while beat <= ev.at:  # every event before the beat is out
+                yield self._heartbeat(beat)
+                beat += step
+            last = ev.at
+            yield ev
+        yield self._heartbeat(last + FINAL_BEAT)
+
+    def _heartbeat(self, ts: float) -> SimulatedEvent:
+        line = self._encode(
+            {"event_type": HEARTBEAT_TYPE, "occurred_at": self._time(ts), "source": "simulator"}
+        )
+        return SimulatedEvent(ts, "", "", HEARTBEAT_TYPE, line)
+
+    def _events(self) -> Iterator[SimulatedEvent]:
         cfg, rng = self.config, self.rng
         rate = cfg.shipments / (cfg.days * DAY)
         pending: list[tuple[float, int, dict[str, Any]]] = []

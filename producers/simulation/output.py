@@ -12,6 +12,7 @@ from typing import IO
 from producers.exceptions import PublishError
 from producers.publisher import KafkaEventPublisher, event_headers
 from producers.simulation.generator import SimulatedEvent, TruthRecord
+from schemas import HEARTBEAT_TYPE
 
 Progress = Callable[[int], None]
 
@@ -69,8 +70,9 @@ def to_kafka(
     rate: float | None = None,
     compression: float | None = None,
 ) -> int:
-    """Send every event (key = shipment id, checkpoint and type headers); wait for the
-    broker's acknowledgements; return the count."""
+    """Send every event (key = shipment id, checkpoint and type headers) and every
+    heartbeat (to each partition); wait for the broker's acknowledgements; return the
+    count of events."""
     pacer = Pacer(rate, compression) if rate or compression else None
     count = 0
     errors: list[BaseException] = []
@@ -78,9 +80,16 @@ def to_kafka(
     with KafkaEventPublisher(
         bootstrap_servers, topic, timeout_s=120, linger_ms=20, batch_size=262_144
     ) as publisher:
+        partitions = publisher.partitions()
         for ev in events:
             if pacer is not None:
                 pacer.wait(ev.at)
+            if ev.event_type == HEARTBEAT_TYPE:  # event time, on every partition
+                for partition in partitions:
+                    publisher.send_raw(None, ev.line.encode(), [], partition).add_errback(
+                        errors.append
+                    )
+                continue
             publisher.send_raw(
                 ev.shipment_id.encode(),
                 ev.line.encode(),

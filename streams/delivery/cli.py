@@ -221,7 +221,11 @@ def _act(alert_id: str, action: CaseAction, as_json: bool, **fields: Any) -> Non
     settings = load_settings()
     via = f"cli:{getpass.getuser()}"
     with open_queries() as queries:
-        desk = CaseDesk(queries, kafka_publisher(settings.bootstrap_servers), load_registry())
+        desk = CaseDesk(
+            queries,
+            kafka_publisher(settings.bootstrap_servers, settings.topics.alert_cases),
+            load_registry(),
+        )
         try:
             receipt = desk.act(alert_id, action, via=via, **fields)
         except CaseConflict as exc:

@@ -386,9 +386,7 @@ async def run_delivery(settings: Settings, ready: asyncio.Event | None = None) -
 @contextlib.asynccontextmanager
 async def _metrics(settings: Settings, metrics: DeliveryMetrics) -> AsyncIterator[None]:
     """Serve the metrics while delivering, when a port is set."""
-    # read defensively until DeliverySettings has them (as WorkerSettings does)
-    port = getattr(settings.delivery, "metrics_port", None)
-    host = getattr(settings.delivery, "metrics_host", "127.0.0.1")
+    port, host = settings.delivery.metrics_port, settings.delivery.metrics_host
     if not port:
         yield
         return

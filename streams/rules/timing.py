@@ -102,14 +102,22 @@ def unexplained_stop(view: View) -> Finding | None:
         gap = end - leg.start.occurred_at
         if gap <= leg.budget:
             continue
-        since = "until the next scan" if leg.end is not None else "so far"
-        evidence.append(
-            evidence_of(
-                leg.start,
-                f"no scan for {gap.total_seconds() / 3600:.1f} h {since}; the leg to "
-                f"{leg.target} should take at most {leg.budget.total_seconds() / 3600:.1f} h",
+        budget_h = leg.budget.total_seconds() / 3600
+        if leg.end is not None:
+            detail = (
+                f"no scan for {gap.total_seconds() / 3600:.1f} h until the next scan; the leg "
+                f"to {leg.target} should take at most {budget_h:.1f} h"
             )
-        )
+        else:
+            # What the watermark shows is only that the deadline passed: saying how long
+            # "so far" would make the text depend on when it was judged (the next scan
+            # revises it with the real gap).
+            due = (leg.start.occurred_at + leg.budget).isoformat(timespec="minutes")
+            detail = (
+                f"no scan within the {budget_h:.1f} h the leg to {leg.target} should take "
+                f"(due by {due})"
+            )
+        evidence.append(evidence_of(leg.start, detail))
     if not evidence:
         return None
     where_vi, where_en = place(registry, evidence[0].checkpoint_id)

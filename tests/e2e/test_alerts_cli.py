@@ -11,7 +11,6 @@ from datetime import datetime
 from kafka import KafkaProducer
 
 from schemas import VIETNAM_TZ, Alert, Evidence, Rule, alert_id_for
-from streams.topics import ALERT_CASES, ALERTS
 from tests.e2e.cli import goodsflow
 from tests.factories import case_step, unique
 
@@ -63,14 +62,18 @@ def test_tail_prints_matching_alerts_and_handovers_as_they_arrive(settings, topi
     elsewhere = _alert(other, 90, ["QN"])
     for alert in (_alert(low, 40, ["LS"]), elsewhere, _alert(wanted, 90, ["LS"])):
         producer.send(
-            ALERTS, key=alert.shipment_id.encode(), value=alert.model_dump_json().encode()
+            settings.topics.alerts,
+            key=alert.shipment_id.encode(),
+            value=alert.model_dump_json().encode(),
         )
     # Quang Ninh hands its alert to Lang Son; a transfer elsewhere is not for LS
     to_ls = case_step(elsewhere, "transfer", to_locality="LS", note="Nhờ Lạng Sơn", alert=elsewhere)
     to_hp = case_step(elsewhere, "transfer", 1, to_locality="HP", note="x", alert=elsewhere)
     for step in (to_hp, to_ls):
         producer.send(
-            ALERT_CASES, key=step.shipment_id.encode(), value=step.model_dump_json().encode()
+            settings.topics.alert_cases,
+            key=step.shipment_id.encode(),
+            value=step.model_dump_json().encode(),
         )
     producer.flush()
     producer.close()

@@ -18,11 +18,11 @@ import pytest
 
 from graph.exceptions import NotFound
 from graph.queries import Neo4jQueries
-from producers.publisher import KafkaEventPublisher
 from schemas import VIETNAM_TZ, Rule, alert_id_for
 from tests.e2e.cli import goodsflow, running_api
 from tests.e2e.test_api import TOKEN
 from tests.factories import ROUTE, declaration, free_port, scan
+from tests.stack import publisher
 
 
 def raise_route_deviation(settings, neo4j_driver) -> str:
@@ -33,9 +33,9 @@ def raise_route_deviation(settings, neo4j_driver) -> str:
         scan(decl.shipment_id, ROUTE[0], 10),
         scan(decl.shipment_id, "TN-THAINGUYEN", 120),
     ]
-    with KafkaEventPublisher(settings.bootstrap_servers) as publisher:
+    with publisher(settings) as kafka:
         for event in events:
-            publisher.publish(event)
+            kafka.publish(event)
     alert_id = alert_id_for(decl.shipment_id, Rule.ROUTE_DEVIATION)
     queries = Neo4jQueries(neo4j_driver, settings.neo4j.database)
     deadline = time.monotonic() + 90

@@ -196,7 +196,7 @@ def test_a_transfer_is_handed_to_the_receiving_locality(settings, topics, tmp_pa
     hp.secret = subs.add("HP team", "HP", hp.url, min_severity=90).secret
     ls.secret = subs.add("LS team", "LS", ls.url).secret
     alert = _alert(unique("SHP"), ["LS"])  # severity 75
-    publish = kafka_publisher(settings.bootstrap_servers)
+    publish = kafka_publisher(settings.bootstrap_servers, settings.topics.alert_cases)
     try:
         with _delivering(tmp_path, subs):
             publish(case_step(alert, "acknowledge"))  # hands nothing over

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from schemas import parse_event
 from streams.readers import TopicTail
-from streams.topics import CHECKPOINT_EVENTS
 from tests.e2e.cli import goodsflow as run
 
 DOC = Path(__file__).parents[1] / "data" / "epcis" / "border-crossing.jsonld"
@@ -20,7 +19,7 @@ def goodsflow(tmp_path, *args):
 
 def test_import_sends_mapped_events_once_and_rejects_the_rest(settings, topics, tmp_path):
     rejects = tmp_path / "rejects.jsonl"
-    with TopicTail(settings.bootstrap_servers, CHECKPOINT_EVENTS) as tail:
+    with TopicTail(settings.bootstrap_servers, settings.topics.checkpoint_events) as tail:
         first = goodsflow(tmp_path, "import-epcis", str(DOC), "--rejects", str(rejects))
         tail.collect(lambda rs: len([r for r in rs if b'"epcis:' in r.value]) >= 7, timeout_s=30)
         again = goodsflow(tmp_path, "import-epcis", str(DOC), "--rejects", str(rejects))

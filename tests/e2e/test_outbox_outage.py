@@ -16,7 +16,7 @@ import pytest
 
 from schemas import event_to_json
 from streams.readers import TopicTail
-from streams.topics import CHECKPOINT_EVENTS
+from streams.topics import Topics
 from tests.factories import declaration, free_port, scan
 
 EVENTS = 1000
@@ -92,7 +92,8 @@ def test_a_thousand_events_survive_broker_outage_and_publisher_kill(env, tmp_pat
     assert f"sent {EVENTS}, pending 0" in flushed.stdout
 
     bootstrap = f"127.0.0.1:{env['GOODSFLOW_STACK__KAFKA_PORT']}"
-    with TopicTail(bootstrap, CHECKPOINT_EVENTS, from_beginning=True) as tail:
+    topic = Topics(env.get("GOODSFLOW_KAFKA__TOPIC_PREFIX", "")).checkpoint_events
+    with TopicTail(bootstrap, topic, from_beginning=True) as tail:
         records = tail.collect(lambda rs: len(rs) >= EVENTS, timeout_s=60)
         time.sleep(1.0)
         records = tail.collect(lambda rs: False, timeout_s=1.0)  # anything extra?

@@ -9,7 +9,6 @@ import sys
 
 from schemas import event_to_json, parse_event
 from streams.readers import TopicTail
-from streams.topics import CHECKPOINT_EVENTS
 from tests.factories import declaration, scan
 
 
@@ -22,7 +21,7 @@ def test_publish_sends_valid_lines_and_names_each_rejected_one(settings, topics,
     lines = [event_to_json(decl).decode(), json.dumps(bad), "", event_to_json(good).decode()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    with TopicTail(settings.bootstrap_servers, CHECKPOINT_EVENTS) as tail:
+    with TopicTail(settings.bootstrap_servers, settings.topics.checkpoint_events) as tail:
         result = subprocess.run(
             [sys.executable, "-m", "goodsflow", "publish", str(path)],
             capture_output=True,

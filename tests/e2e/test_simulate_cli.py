@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from producers.publisher import CHECKPOINT_HEADER
 from streams.readers import TopicTail
@@ -45,12 +46,29 @@ def test_simulate_to_kafka_sends_every_event_keyed_by_shipment(settings, tmp_pat
         assert result.returncode == 0, result.stderr
         sent = int(result.stdout.split(" events")[0])
         with TopicTail(settings.bootstrap_servers, topic, from_beginning=True) as tail:
-            records = tail.collect(lambda rs: len(rs) >= sent, timeout_s=60)
-        assert len(records) == sent
-        for record in records[:50]:
+            tail.collect(lambda rs: len([r for r in rs if r.key]) >= sent, timeout_s=60)
+            records = tail.collect(lambda rs: False, timeout_s=1)  # and the last heartbeats
+        events = [r for r in records if r.key is not None]
+        assert len(events) == sent
+        for record in events[:50]:
             event = json.loads(record.value)
             assert record.key == event["shipment_id"].encode()
             assert dict(record.headers)[CHECKPOINT_HEADER] == event["checkpoint_id"].encode()
+        # event time on every partition: heartbeats every 30 simulated minutes, the last
+        # one after the last event, the same on each of the 3 partitions
+        beats = [json.loads(r.value) for r in records if r.key is None]
+        assert {b["event_type"] for b in beats} == {"stream.heartbeat"}
+        by_partition = {
+            p: [
+                json.loads(r.value)["occurred_at"]
+                for r in records
+                if r.key is None and r.partition == p
+            ]
+            for p in range(3)
+        }
+        assert by_partition[0] == by_partition[1] == by_partition[2] and len(by_partition[0]) > 2
+        last_event = max(datetime.fromisoformat(json.loads(r.value)["occurred_at"]) for r in events)
+        assert max(map(datetime.fromisoformat, by_partition[0])) > last_event
     finally:
         admin.delete_topics([topic])
         admin.close()

@@ -7,11 +7,10 @@ from __future__ import annotations
 import signal
 import time
 
-from producers.publisher import KafkaEventPublisher
 from schemas import Alert
 from streams.readers import TopicTail
-from streams.topics import ALERTS
 from tests.factories import ROUTE, declaration, scan
+from tests.stack import publisher
 
 PASSAGES = """
 MATCH (s:Shipment)-[p:PASSED]->() WHERE s.shipment_id IN $ids
@@ -24,27 +23,32 @@ def _graph(driver, ids):
     return {r["id"]: (r["passages"], r["events"]) for r in records}
 
 
-def _offsets(settings, ids) -> str:
-    """The worker group's committed offset and the end of each shipment's partition: a
-    failure then says whether Kafka counts an event as done that a sink never took."""
+def _offsets(settings) -> str:
+    """The worker groups' committed offsets and the end of every partition they read: a
+    failure then says whether Kafka counts as done a record a stage never finished."""
     from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-    from streams.topics import APP_ID, CHECKPOINT_EVENTS, partition_for
-
-    tps = {sid: TopicPartition(CHECKPOINT_EVENTS, partition_for(sid)) for sid in ids}
+    topics = settings.topics
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None)
+    lines = []
     try:
-        committed = admin.list_group_offsets(APP_ID).get(APP_ID, {})
-        ends = consumer.end_offsets(list(tps.values()))
+        for group, topic in (
+            (topics.ingest_group, topics.checkpoint_events),
+            (topics.detect_group, topics.shipment_events),
+        ):
+            committed = admin.list_group_offsets(group).get(group, {})
+            tps = [TopicPartition(topic, p) for p in range(6)]
+            ends = consumer.end_offsets(tps)
+            lines += [
+                f"{group} {topic}[{tp.partition}]: committed "
+                f"{getattr(committed.get(tp), 'offset', None)}, end {ends[tp]}"
+                for tp in tps
+            ]
     finally:
         admin.close()
         consumer.close()
-    return "".join(
-        f"{sid}: partition {tp.partition}, committed "
-        f"{getattr(committed.get(tp), 'offset', None)}, end {ends[tp]}\n"
-        for sid, tp in tps.items()
-    )
+    return "\n".join(lines) + "\n"
 
 
 def _wait(fn, done, timeout_s):
@@ -64,8 +68,8 @@ def test_killed_worker_resumes_without_loss_or_duplicates(settings, worker, neo4
         for ev in (decl, scan(decl.shipment_id, ROUTE[0], 10), scan(decl.shipment_id, ROUTE[1], 60))
     ]
     ids = [d.shipment_id for d in before]
-    with KafkaEventPublisher(settings.bootstrap_servers) as publisher:
-        publisher.publish_all(first_half)
+    with publisher(settings) as kafka:
+        kafka.publish_all(first_half)
     assert _wait(
         lambda: _graph(neo4j_driver, ids), lambda g: g == {i: (2, 3) for i in ids}, 60
     ) == {i: (2, 3) for i in ids}, worker.log_tail()
@@ -76,15 +80,15 @@ def test_killed_worker_resumes_without_loss_or_duplicates(settings, worker, neo4
     # While no worker runs, the off-route scans arrive; the declarations they must be
     # judged against were processed by the killed worker.
     off_route = [scan(d.shipment_id, "TN-THAINGUYEN", 180) for d in before]
-    with TopicTail(settings.bootstrap_servers, ALERTS) as alerts:
-        with KafkaEventPublisher(settings.bootstrap_servers) as publisher:
-            publisher.publish_all(off_route)
+    with TopicTail(settings.bootstrap_servers, settings.topics.alerts) as alerts:
+        with publisher(settings) as kafka:
+            kafka.publish_all(off_route)
         worker.start()
         wanted = {ev.shipment_id.encode() for ev in off_route}
         records = alerts.collect(lambda rs: wanted <= {r.key for r in rs}, timeout_s=120)
 
     raised = [Alert.model_validate_json(r.value) for r in records if r.key in wanted]
-    why = _offsets(settings, ids)  # where the group stands, should an assertion fail
+    why = _offsets(settings)  # where the groups stand, should an assertion fail
     assert sorted(a.shipment_id for a in raised) == sorted(ids), why + worker.log_tail()
     for alert in raised:
         assert [e.checkpoint_id for e in alert.evidence] == ["TN-THAINGUYEN"]

@@ -6,11 +6,10 @@ from __future__ import annotations
 import base64
 import json
 
-from producers.publisher import KafkaEventPublisher
 from schemas import Alert, event_to_json
 from streams.readers import TopicTail
-from streams.topics import ALERTS, CHECKPOINT_EVENTS, CHECKPOINT_EVENTS_DLQ
 from tests.factories import declaration, scan, unique
+from tests.stack import publisher
 
 
 def test_invalid_messages_are_dead_lettered_and_processing_goes_on(settings, worker):
@@ -31,15 +30,15 @@ def test_invalid_messages_are_dead_lettered_and_processing_goes_on(settings, wor
     nowhere = json.dumps({**good, "event_id": unique("EV"), "checkpoint_id": "XX-NOWHERE"}).encode()
 
     with (
-        TopicTail(settings.bootstrap_servers, CHECKPOINT_EVENTS_DLQ) as dlq,
-        TopicTail(settings.bootstrap_servers, ALERTS) as alerts,
+        TopicTail(settings.bootstrap_servers, settings.topics.dead_letters) as dlq,
+        TopicTail(settings.bootstrap_servers, settings.topics.alerts) as alerts,
     ):
-        with KafkaEventPublisher(settings.bootstrap_servers) as publisher:
-            publisher.publish_raw(key, not_json)
-            publisher.publish_raw(key, missing)
-            publisher.publish_raw(key, negative_weight)
-            publisher.publish_raw(key, nowhere)
-            publisher.publish_all([decl, off])
+        with publisher(settings) as kafka:
+            kafka.publish_raw(key, not_json)
+            kafka.publish_raw(key, missing)
+            kafka.publish_raw(key, negative_weight)
+            kafka.publish_raw(key, nowhere)
+            kafka.publish_all([decl, off])
         dead = dlq.collect(lambda rs: len([r for r in rs if r.key == key]) >= 4, timeout_s=60)
         raised = alerts.collect(lambda rs: any(r.key == key for r in rs), timeout_s=60)
 
@@ -53,7 +52,7 @@ def test_invalid_messages_are_dead_lettered_and_processing_goes_on(settings, wor
     assert "XX-NOWHERE" in unknown["reason"]
     assert broken["reason"].startswith("not JSON")
     assert base64.b64decode(broken["payload_base64"]) == not_json
-    assert broken["source"]["topic"] == CHECKPOINT_EVENTS
+    assert broken["source"]["topic"] == settings.topics.checkpoint_events
     assert broken["source"]["key"] == key.decode()
     assert incomplete["payload_text"] == missing.decode()
     assert {p["field"] for p in incomplete["problems"]} >= {"event_id", "occurred_at", "direction"}

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from producers.publisher import CHECKPOINT_HEADER, KafkaEventPublisher
+from producers.publisher import CHECKPOINT_HEADER
 from schemas import Alert, Rule, alert_id_for
 from streams.readers import TopicTail
-from streams.topics import ALERTS, CHECKPOINT_EVENTS
 from tests.factories import ROUTE, declaration, scan
+from tests.stack import publisher
 
 JOURNEY_QUERY = """
 MATCH (s:Shipment {shipment_id: $id})-[p:PASSED]->(c:Checkpoint)-[:LOCATED_IN]->(l:Locality)
@@ -36,11 +36,11 @@ def test_declaration_and_two_scans_make_graph_and_alert(settings, worker, neo4j_
     off_route = scan(decl.shipment_id, "TN-THAINGUYEN", 190)
 
     with (
-        TopicTail(settings.bootstrap_servers, ALERTS) as alerts,
-        TopicTail(settings.bootstrap_servers, CHECKPOINT_EVENTS) as sent,
+        TopicTail(settings.bootstrap_servers, settings.topics.alerts) as alerts,
+        TopicTail(settings.bootstrap_servers, settings.topics.checkpoint_events) as sent,
     ):
-        with KafkaEventPublisher(settings.bootstrap_servers) as publisher:
-            publisher.publish_all([decl, on_route, off_route])
+        with publisher(settings) as kafka:
+            kafka.publish_all([decl, on_route, off_route])
 
         # What went onto the wire: keyed by shipment id, checkpoint id in a header, one
         # partition for the whole shipment.
@@ -123,13 +123,13 @@ def test_a_correction_withdraws_the_alert_and_marks_the_passage(settings, worker
     decl = declaration()
     wrong = scan(decl.shipment_id, "TN-THAINGUYEN", 190)
     key = decl.shipment_id.encode()
-    with TopicTail(settings.bootstrap_servers, ALERTS) as alerts:
-        with KafkaEventPublisher(settings.bootstrap_servers) as publisher:
-            publisher.publish_all([decl, wrong])
+    with TopicTail(settings.bootstrap_servers, settings.topics.alerts) as alerts:
+        with publisher(settings) as kafka:
+            kafka.publish_all([decl, wrong])
         alerts.collect(lambda rs: any(r.key == key for r in rs), timeout_s=60)
         fix = correction(wrong, reason=CorrectionReason.DID_NOT_OCCUR)
-        with KafkaEventPublisher(settings.bootstrap_servers) as publisher:
-            publisher.publish_all([fix])
+        with publisher(settings) as kafka:
+            kafka.publish_all([fix])
         records = alerts.collect(lambda rs: len([r for r in rs if r.key == key]) >= 2, 60)
     ours = [Alert.model_validate_json(r.value) for r in records if r.key == key]
     assert [(a.revision, a.status) for a in ours] == [

@@ -6,19 +6,20 @@ from producers.outbox import SQLiteOutbox
 from producers.publisher import CHECKPOINT_HEADER
 from schemas import event_to_json
 from streams.readers import TopicTail
-from streams.topics import CHECKPOINT_EVENTS
 from tests.factories import declaration, scan
 
 
 def test_flush_sends_pending_events_once_keyed_and_in_order(settings, topics, tmp_path):
-    pub = CheckpointPublisher(tmp_path / "o.db", settings.bootstrap_servers)
+    pub = CheckpointPublisher(
+        tmp_path / "o.db", settings.bootstrap_servers, settings.topics.checkpoint_events
+    )
     decl = declaration()
     events = [decl, *(scan(decl.shipment_id, "LS-HUUNGHI", i) for i in range(5))]
     pub.publish(event_to_json(events[0]))  # raw JSON, as checkpoint software may hand it
     for ev in events[1:]:
         pub.publish(ev)
     key = decl.shipment_id.encode()
-    with TopicTail(settings.bootstrap_servers, CHECKPOINT_EVENTS) as tail:
+    with TopicTail(settings.bootstrap_servers, settings.topics.checkpoint_events) as tail:
         result = pub.flush()
         again = pub.flush()
         records = tail.collect(lambda rs: len([r for r in rs if r.key == key]) >= 6, 30)

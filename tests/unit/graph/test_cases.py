@@ -320,6 +320,6 @@ def test_a_step_not_yet_in_the_graph_is_202(world):
 
 def test_the_kafka_publisher_says_when_kafka_cannot_be_reached(world):
     address = f"127.0.0.1:{free_port()}"
-    publish = kafka_publisher(address)
+    publish = kafka_publisher(address, "alert-cases")
     with pytest.raises(PublishError, match=f"cannot reach Kafka at {address}"):
         publish(case_step(world[3][0], "acknowledge"))

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from schemas import CaseOutcome, Rule, load_registry
 from streams import load_detection_config
+from streams.facts import decode_fact, encode_fact
 from streams.handler import DetectionHandler, DictStore, ListSink
 from tests import factories
 from tests.factories import ROUTE, case_step, declaration, scan
@@ -20,7 +21,7 @@ QL3_ROUTE = ["CB-TALUNG", "TN-BACKAN", "TN-THAINGUYEN", "HN-DONGXUAN"]  # corrid
 
 def handler(store=None):
     sink = ListSink()
-    return DetectionHandler(store or DictStore(), sink, CONFIG, REG, lambda _: 0, 1), sink
+    return DetectionHandler(store or DictStore(), sink, CONFIG, REG), sink
 
 
 def off_route_alert(h, sink):
@@ -28,7 +29,7 @@ def off_route_alert(h, sink):
     decl = declaration()
     off = scan(decl.shipment_id, "TN-THAINGUYEN", 120)
     for ev in (decl, scan(decl.shipment_id, ROUTE[0], 10), off):
-        h.handle(ev, 0)
+        h.handle(ev)
     (alert,) = [a for a in sink.drain() if a.rule == Rule.ROUTE_DEVIATION]
     return alert, off
 
@@ -41,8 +42,8 @@ def later_on_ql3(h, sink, hours=5, goods=FOOD):
         checkpoint_id=QL3_ROUTE[0],
         occurred_at=factories.T0 + timedelta(hours=hours),
     )
-    h.handle(mine, 0)
-    h.handle(scan(mine.shipment_id, QL3_ROUTE[0], minutes=int((hours + 4) * 60)), 0)
+    h.handle(mine)
+    h.handle(scan(mine.shipment_id, QL3_ROUTE[0], minutes=int((hours + 4) * 60)))
     return mine, [a for a in sink.drain() if a.rule == Rule.HIGH_RISK_CORRIDOR]
 
 
@@ -122,12 +123,18 @@ def test_closes_are_counted_per_rule_and_a_repeated_step_counts_once():
     }
 
 
-def test_a_restarted_handler_keeps_confirmed_incidents_and_counts():
+def test_a_restarted_worker_keeps_confirmed_incidents_and_counts():
+    """A case step's fact goes to the facts topic; a restarted worker's context reads it
+    back from there (encoded and decoded here as the facts reader does)."""
     store = DictStore()
     h, sink = handler(store)
     alert, _ = off_route_alert(h, sink)
-    h.handle_case(case_step(alert, "close"))
+    fact = h.detector.handle_case(case_step(alert, "close"))
+    assert fact is not None and fact.outcome == CaseOutcome.CONFIRMED
     restarted, sink = handler(store)
+    for state in store.states.values():  # the declarations and scans the topic holds
+        for earlier in state.facts():
+            restarted.context.add(decode_fact(encode_fact(earlier)[1]))
     _, (found,) = later_on_ql3(restarted, sink)
     assert found.evidence[1].shipment_id == alert.shipment_id
     assert restarted.context.outcomes() == {"route_deviation": {CaseOutcome.CONFIRMED: 1}}

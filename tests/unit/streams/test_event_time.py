@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from producers.simulation import SimulationConfig, Simulator
 from schemas import AlertStatus, Rule, load_registry, parse_event
 from streams import load_detection_config
-from streams.handler import DetectionHandler, DictStore, ListSink
+from streams.context import DetectionContext
+from streams.handler import DetectionHandler, DictStore, ListSink, PartitionDetector
 from streams.rules import View, open_leg_deadline
-from streams.topics import partition_for
 from tests.factories import ROUTE, declaration, scan
 
 REG = load_registry()
@@ -23,7 +23,7 @@ LATENESS = timedelta(minutes=CONFIG.event_time.allowed_lateness_minutes)
 
 
 def handler():
-    return DetectionHandler(DictStore(), ListSink(), CONFIG, REG, lambda _: 0, partitions=1)
+    return DetectionHandler(DictStore(), ListSink(), CONFIG, REG)
 
 
 def stop_alerts(sink):
@@ -43,21 +43,21 @@ def test_a_gap_longer_than_the_leg_budget_is_an_unexplained_stop():
     decl, events = _journey_to(0)
     h = handler()
     for ev in events[:2]:
-        h.handle(ev, 0)
+        h.handle(ev)
     state = h.store.get(decl.shipment_id)
     deadline = open_leg_deadline(View(state, CONFIG, REG))
     # budget after a border gate: road km at 30 km/h + 3 h slack + 6 h clearance
     km = REG.road_distance_km(ROUTE[0], ROUTE[1])
     assert deadline - events[1].occurred_at == timedelta(hours=km / 30 + 3 + 6)
     on_time = events[2].model_copy(update={"occurred_at": deadline})
-    h.handle(on_time, 0)
+    h.handle(on_time)
     assert stop_alerts(h.sink) == []
     late = handler()
     for ev in [
         *events[:2],
         on_time.model_copy(update={"occurred_at": deadline + timedelta(minutes=1)}),
     ]:
-        late.handle(ev, 0)
+        late.handle(ev)
     (alert,) = stop_alerts(late.sink)
     assert alert.evidence[0].event_id == events[1].event_id  # last seen before the stop
 
@@ -66,31 +66,36 @@ def test_the_watermark_alone_reveals_a_stop_without_new_events_of_that_shipment(
     decl, events = _journey_to(60)
     h = handler()
     for ev in events[:2]:
-        h.handle(ev, 0)
+        h.handle(ev)
     deadline = open_leg_deadline(View(h.store.get(decl.shipment_id), CONFIG, REG))
     other = declaration()  # other traffic of the same partition moves event time on
-    h.handle(
-        other.model_copy(update={"occurred_at": deadline + LATENESS - timedelta(minutes=1)}), 0
-    )
+    h.handle(other.model_copy(update={"occurred_at": deadline + LATENESS - timedelta(minutes=1)}))
     assert stop_alerts(h.sink) == []
     h.handle(
         other.model_copy(
             update={"event_id": "X2", "occurred_at": deadline + LATENESS + timedelta(minutes=1)}
-        ),
-        0,
+        )
     )
     (alert,) = stop_alerts(h.sink)
-    assert alert.shipment_id == decl.shipment_id and "so far" in alert.evidence[0].detail
+    assert alert.shipment_id == decl.shipment_id and "due by" in alert.evidence[0].detail
 
 
-def test_other_partitions_do_not_move_this_partitions_watermark():
-    _, events = _journey_to(60)
-    h = handler()
+def test_a_partition_is_judged_only_against_the_watermark_it_is_given():
+    decl, events = _journey_to(60)
+    detector = PartitionDetector(DictStore(), ListSink(), CONFIG, REG, DetectionContext(REG))
     for ev in events[:2]:
-        h.handle(ev, 0)
-    h.handle(declaration(occurred_at=events[1].occurred_at + timedelta(days=5)), 1)
-    assert stop_alerts(h.sink) == []
-    assert h.watermark(1) > h.watermark(0)
+        detector.handle(ev)
+    deadline = open_leg_deadline(View(detector.store.get(decl.shipment_id), CONFIG, REG))
+    # later events of its own partition do not move it: only the marks of every input do
+    detector.handle(declaration(occurred_at=deadline + timedelta(days=5)))
+    assert stop_alerts(detector.sink) == []
+    detector.advance(deadline - timedelta(minutes=1))
+    assert stop_alerts(detector.sink) == []
+    detector.advance(deadline + timedelta(minutes=1))
+    (alert,) = stop_alerts(detector.sink)
+    assert alert.shipment_id == decl.shipment_id
+    detector.advance(deadline)  # never back
+    assert detector.watermark == deadline + timedelta(minutes=1)
 
 
 def test_a_seizure_explains_the_stop():
@@ -105,8 +110,8 @@ def test_a_seizure_explains_the_stop():
     )  # fmt: skip
     h = handler()
     for ev in [*events[:2], seizure]:
-        h.handle(ev, 0)
-    h.handle(declaration(occurred_at=events[1].occurred_at + timedelta(days=3)), 0)
+        h.handle(ev)
+    h.handle(declaration(occurred_at=events[1].occurred_at + timedelta(days=3)))
     assert stop_alerts(h.sink) == []
 
 
@@ -114,9 +119,9 @@ def test_an_event_older_than_the_watermark_is_recorded_and_marked_late():
     decl = declaration()
     off = scan(decl.shipment_id, "TN-THAINGUYEN", 100)
     h = handler()
-    h.handle(decl, 0)
-    h.handle(declaration(occurred_at=off.occurred_at + LATENESS + timedelta(hours=1)), 0)
-    h.handle(off, 0)  # arrives after the watermark passed it
+    h.handle(decl)
+    h.handle(declaration(occurred_at=off.occurred_at + LATENESS + timedelta(hours=1)))
+    h.handle(off)  # arrives after the watermark passed it
     state = h.store.get(decl.shipment_id)
     assert off.event_id in state.late_event_ids
     (alert,) = [a for a in h.sink.alerts if a.rule == Rule.ROUTE_DEVIATION]
@@ -124,9 +129,9 @@ def test_an_event_older_than_the_watermark_is_recorded_and_marked_late():
 
 
 def _final(events, order_key):
-    h = DetectionHandler(DictStore(), ListSink(), CONFIG, REG, partition_for, partitions=6)
+    h = DetectionHandler(DictStore(), ListSink(), CONFIG, REG)
     for ev in sorted(events, key=order_key):
-        h.handle(ev, partition_for(ev.shipment_id))
+        h.handle(ev)
     final = {}
     for alert in h.sink.alerts:
         final[(alert.shipment_id, alert.rule)] = (

@@ -11,7 +11,8 @@ from schemas import GoodsCategory, GoodsLine, Rule, load_registry
 from streams import load_detection_config
 from streams.context import DetectionContext
 from streams.engine import process
-from streams.handler import DetectionHandler, DictStore, ListSink
+from streams.facts import decode_fact, encode_fact, facts_of_event
+from streams.handler import DetectionHandler, DictStore, ListSink, PartitionDetector
 from streams.state import ShipmentState
 from tests import factories
 from tests.factories import declaration, scan, seizure
@@ -176,37 +177,45 @@ def test_other_goods_or_other_corridors_are_not_high_risk():
 
 # -- through the handler: the global low watermark -----------------------------------------------
 def test_a_declaration_read_before_an_earlier_seizure_in_another_partition_is_still_linked():
+    """Two partitions share the worker's context; the declaration is judged once the
+    context's watermark (the facts' completeness) has passed it, whichever partition was
+    read first."""
     seized = declaration()
     caught = seizure(seized, minutes=60)
     mine = declaration(driver_id=seized.driver_id, occurred_at=factories.T0 + timedelta(hours=2))
-    partition = {seized.shipment_id: 1, mine.shipment_id: 0}
-    sink = ListSink()
-    h = DetectionHandler(DictStore(), sink, CONFIG, REG, partition.__getitem__, partitions=2)
-    h.handle(mine, 0)  # partition 0 was read first
-    h.handle(seized, 1)
-    h.handle(caught, 1)
+    ctx, sink = DetectionContext(REG), ListSink()
+    p0 = PartitionDetector(DictStore(), sink, CONFIG, REG, ctx)
+    p1 = PartitionDetector(DictStore(), sink, CONFIG, REG, ctx)
+    p0.handle(mine)  # partition 0 was read first; its facts reach the context
+    ctx.add_state(p0.store.get(mine.shipment_id))
+    ctx.watermark = mine.occurred_at - timedelta(minutes=1)  # not complete up to it yet
+    p0.judge_settled()
+    for ev in (seized, caught):
+        p1.handle(ev)
+        ctx.add_state(p1.store.get(ev.shipment_id))
     assert [a for a in sink.alerts if a.rule == Rule.LINKED_TO_OFFENDER] == []
-    # both partitions move on past the declaration + allowed lateness
-    later = factories.T0 + timedelta(hours=5)
-    h.handle(scan(seized.shipment_id, seized.declared_route[0], occurred_at=later), 1)
-    assert [a for a in sink.alerts if a.rule == Rule.LINKED_TO_OFFENDER] == []  # p0 waits
-    h.handle(scan(mine.shipment_id, mine.declared_route[0], occurred_at=later), 0)
+    ctx.watermark = mine.occurred_at + timedelta(minutes=1)  # every partition is past it
+    p1.judge_settled()
+    assert [a for a in sink.alerts if a.rule == Rule.LINKED_TO_OFFENDER] == []  # not p1's
+    p0.judge_settled()
     (alert,) = [a for a in sink.alerts if a.rule == Rule.LINKED_TO_OFFENDER]
     assert alert.shipment_id == mine.shipment_id
 
 
-def test_a_restarted_handler_rebuilds_the_context_from_its_store():
+def test_a_restarted_worker_rebuilds_the_context_from_the_facts():
     seized = declaration()
     caught = seizure(seized, minutes=60)
-    store = DictStore()
-    first = DetectionHandler(store, ListSink(), CONFIG, REG, lambda _: 0, partitions=1)
+    first = DetectionHandler(DictStore(), ListSink(), CONFIG, REG)
     for ev in (seized, caught):
-        first.handle(ev, 0)
+        first.handle(ev)
     mine = declaration(consignee=seized.consignee, occurred_at=factories.T0 + timedelta(hours=2))
     sink = ListSink()
-    restarted = DetectionHandler(store, sink, CONFIG, REG, lambda _: 0, partitions=1)
-    restarted.handle(mine, 0)
-    restarted.handle(scan(mine.shipment_id, mine.declared_route[0], minutes=6 * 60), 0)
+    restarted = DetectionHandler(DictStore(), sink, CONFIG, REG)
+    for ev in (seized, caught):  # as the facts topic gives them back
+        for fact in facts_of_event(ev):
+            restarted.context.add(decode_fact(encode_fact(fact)[1]))
+    restarted.handle(mine)
+    restarted.handle(scan(mine.shipment_id, mine.declared_route[0], minutes=6 * 60))
     (alert,) = [a for a in sink.alerts if a.rule == Rule.LINKED_TO_OFFENDER]
     assert alert.shipment_id == mine.shipment_id
 

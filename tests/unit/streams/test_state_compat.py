@@ -1,8 +1,17 @@
-"""Detection state written by an older version still reads (the Faust table keeps it
-across upgrades), and what cannot be read is dropped for that shipment, not fatal."""
+"""Detection state written by an older version still reads (the state topic keeps it
+across upgrades), what cannot be read is dropped for that shipment (and reported), not
+fatal, and the store writes each changed shipment once, with its timers beside it."""
 
-from streams.agents import FaustTableStore
+import json
+from datetime import datetime
+
+from schemas import VIETNAM_TZ, load_registry
+from streams import load_detection_config
+from streams.detect import ShipmentStore
+from streams.handler import Timers
 from streams.state import ShipmentState
+
+REG, CONFIG = load_registry(), load_detection_config()
 
 # As stored by the first release (no localities on emitted alerts, no checkpoint or weight
 # on declarations, no event-time fields).
@@ -23,32 +32,43 @@ def test_first_release_state_reads():
     state = ShipmentState.model_validate(FIRST_RELEASE)
     assert state.declaration is not None and state.declaration.weight_kg == 0.0
     assert state.emitted["ALR-x"].localities == []
+    assert state.emitted["ALR-x"].fingerprint == ""  # re-sent once when next judged
     assert state.state_version == 1
 
 
+def test_state_without_timer_headers_is_read_to_schedule_it():
+    store = ShipmentStore(CONFIG, REG)
+    store.restore("SHP-OLD", json.dumps(FIRST_RELEASE).encode(), [])
+    ((sid, timers),) = store.timers()
+    assert sid == "SHP-OLD" and timers.deadline is not None  # the open leg after E2
+
+
 def test_unreadable_state_is_dropped_for_that_shipment_not_fatal():
-    table = {"SHP-OLD": FIRST_RELEASE, "SHP-BAD": {"shipment_id": 5, "scans": "nope"}}
-    store = FaustTableStore(table, lambda _: 0)
+    store = ShipmentStore(CONFIG, REG)
+    store.restore("SHP-OLD", json.dumps(FIRST_RELEASE).encode(), [])
+    bad = json.dumps({"shipment_id": 5, "scans": "nope"}).encode()
+    store.restore("SHP-BAD", bad, [("gf-last", b"2026-11-25T09:00:00+07:00")])
     assert store.get("SHP-BAD") is None
-    assert [key for key, _ in store.items()] == ["SHP-OLD"]
+    assert [sid for sid, _ in store.unreadable] == ["SHP-BAD"]
+    assert [sid for sid, _ in store.timers()] == ["SHP-OLD"]
+    assert store.get("SHP-OLD") is not None
 
 
-class FakeChangelogTable(dict):
-    """A Faust table's local store and changelog sends."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.data = self
-        self.sent: list[tuple[int, str]] = []
-
-    def send_changelog(self, partition: int, key: str, value: object) -> None:
-        self.sent.append((partition, key))
-
-
-def test_state_goes_to_the_changelog_partition_of_its_own_shipment():
-    table = FakeChangelogTable()
-    store = FaustTableStore(table, {"SHP-A": 4, "SHP-B": 1}.__getitem__)
-    for sid in ("SHP-A", "SHP-B"):
-        store.set(sid, ShipmentState(shipment_id=sid))
-    assert table.sent == [(4, "SHP-A"), (1, "SHP-B")]
-    assert store.get("SHP-B") == ShipmentState(shipment_id="SHP-B")
+def test_changes_write_each_shipment_once_with_its_timers_and_tombstones():
+    store = ShipmentStore(CONFIG, REG)
+    at = datetime(2026, 11, 25, 9, tzinfo=VIETNAM_TZ)
+    timers = Timers(deadline=at, awaits=None, last_event_at=at)
+    for _ in range(3):
+        store.set("SHP-A", ShipmentState(shipment_id="SHP-A"), timers)
+    store.set("SHP-B", ShipmentState(shipment_id="SHP-B"), timers)
+    store.delete("SHP-B")
+    changes = list(store.changes())
+    assert [(key, value is None) for key, value, _ in changes] == [
+        (b"SHP-A", False),
+        (b"SHP-B", True),
+    ]
+    restored = ShipmentStore(CONFIG, REG)
+    for key, value, headers in changes:
+        restored.restore(key.decode(), value, headers)
+    assert dict(restored.timers()) == {"SHP-A": timers}  # read back without decoding
+    assert list(store.changes()) == []

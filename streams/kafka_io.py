@@ -1,0 +1,326 @@
+"""The worker's Kafka plumbing on aiokafka: a batch loop that commits only what was
+processed, a record buffer that sends a batch's output and waits for every
+acknowledgement, and a reader for compacted topics.
+
+:class:`BatchLoop` is the discipline every input topic of the worker follows: take a batch,
+let the stage process it completely (its output produced and acknowledged, its graph
+written, its state written), and only then commit the batch's offsets. A rebalance waits
+for the batch in flight (the listener takes the same lock), so a partition is never handed
+over in the middle of one; when a batch fails, the stage is reset and the batch is read
+again from the last commit. Nothing is committed that was not processed, and a crash at
+any point leaves the uncommitted records to be processed again, which is harmless by
+design (event ids, alert ids, keyed MERGEs, compacted state).
+
+Faust's consumer is not used for these topics: docs/STREAMS.md says which of its paths
+commit past unprocessed messages (upstream faust-streaming#606) and what else it would
+have brought.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import CommitFailedError, KafkaError
+
+log = logging.getLogger(__name__)
+
+Batch = dict[TopicPartition, list[ConsumerRecord]]
+Headers = list[tuple[str, bytes]]
+
+# One batch a partition may hold in the producer; a record larger than this goes alone.
+PRODUCER_BATCH_BYTES = 256 * 1024
+
+
+def new_producer(bootstrap_servers: str, **options: Any) -> AIOKafkaProducer:
+    """An idempotent producer that waits for every in-sync replica (aiokafka's defaults
+    are acks=1 without idempotence)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=PRODUCER_BATCH_BYTES,
+        request_timeout_ms=30_000,
+        **options,
+    )
+
+
+@dataclass
+class RecordBuffer:
+    """A batch's output, sent together: records are grouped per topic partition into
+    record batches (aiokafka's batch API costs a third of ``send`` per record here), and
+    :meth:`flush` returns once the broker acknowledged every one of them."""
+
+    _batches: dict[tuple[str, int], list[Any]] = field(default_factory=dict)
+    count: int = 0
+
+    def add(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers | None = None,
+    ) -> None:
+        self._batches.setdefault((topic, partition), []).append((key, value, headers or []))
+        self.count += 1
+
+    async def flush(self, producer: AIOKafkaProducer) -> None:
+        """Send everything added and wait for the acknowledgements.
+
+        Raises:
+            KafkaError: a record was not acknowledged (nothing is committed then).
+        """
+        futures = []
+        for (topic, partition), records in self._batches.items():
+            batch = producer.create_batch()
+            for key, value, headers in records:
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None, headers=headers)
+            batch.close()
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        self._batches, self.count = {}, 0
+        if futures:
+            await asyncio.gather(*futures)
+
+
+class Stage(Protocol):
+    """What a batch loop drives: the processing of one input."""
+
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
+        """Partitions were assigned (after a rebalance): restore what they need."""
+
+    async def revoked(self, partitions: set[TopicPartition]) -> None:
+        """Partitions were taken away (before a rebalance, after the batch in flight)."""
+
+    async def process(self, batch: Batch) -> None:
+        """Process a batch completely (output acknowledged, graph and state written)."""
+
+    async def idle(self) -> None:
+        """No records came: do what time (watermarks, settled context) made due."""
+
+    async def reset(self) -> None:
+        """A batch failed part way: forget whatever was not written, restore the rest."""
+
+
+class BatchLoop(ConsumerRebalanceListener):
+    """One consumer group member: fetch, process, commit, until stopped.
+
+    Args:
+        consumer: not started; subscribed here with this loop as rebalance listener.
+        topics: the input topics.
+        stage: processes each batch.
+        batch_size: records per batch, at most.
+        name: for logs.
+    """
+
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        topics: list[str],
+        stage: Stage,
+        batch_size: int,
+        name: str,
+        on_commit: Callable[[dict[TopicPartition, int]], None] | None = None,
+    ) -> None:
+        self.consumer, self.topics, self.stage = consumer, topics, stage
+        self.batch_size, self.name = batch_size, name
+        self.on_commit = on_commit
+        self._lock = asyncio.Lock()
+        self.assignment: set[TopicPartition] = set()
+        self._next: dict[TopicPartition, int] = {}  # first offset not yet processed
+
+    @property
+    def committed(self) -> dict[TopicPartition, int]:
+        """The offsets this member committed last (the next record to process)."""
+        return dict(self._next)
+
+    # -- rebalance listener: both wait for the batch in flight ---------------------------
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        async with self._lock:
+            log.info("%s: partitions revoked: %s", self.name, _tps(revoked))
+            await self.stage.revoked(set(revoked))
+            self.assignment -= set(revoked)
+            for tp in revoked:
+                self._next.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        async with self._lock:
+            log.info("%s: partitions assigned: %s", self.name, _tps(assigned))
+            self.assignment = set(assigned)
+            await self.stage.assigned(set(assigned))
+
+    # -- the loop ------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Consume until cancelled. Cancelling never commits the batch in flight."""
+        self.consumer.subscribe(self.topics, listener=self)
+        await self.consumer.start()
+        try:
+            while True:
+                batch = await self.consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+                async with self._lock:
+                    batch = self._unseen(batch)
+                    await self._step(batch)
+        finally:
+            await self.consumer.stop()
+
+    def _unseen(self, batch: Batch) -> Batch:
+        """Drop records already processed (a guard: a fetch that raced a rebalance) and
+        those of partitions no longer assigned."""
+        fresh: Batch = {}
+        for tp, records in batch.items():
+            if tp not in self.assignment:
+                continue
+            start = self._next.get(tp)
+            kept = records if start is None else [r for r in records if r.offset >= start]
+            if kept:
+                fresh[tp] = kept
+        return fresh
+
+    async def _step(self, batch: Batch) -> None:
+        delay = 0.5
+        while True:
+            try:
+                if batch:
+                    await self.stage.process(batch)
+                    await self._commit(batch)
+                else:
+                    await self.stage.idle()
+                return
+            except asyncio.CancelledError:
+                raise
+            except CommitFailedError as exc:
+                # The group rebalanced under us: the batch's work is done (state written
+                # after its output) and harmless to repeat; its partitions' new owner
+                # starts from the last commit.
+                log.warning("%s: commit refused after a rebalance: %s", self.name, exc)
+                return
+            except Exception as exc:  # Kafka, Neo4j or a bug: never commit this batch
+                log.error(
+                    "%s: batch failed; reading it again in %.1f s: %s",
+                    self.name,
+                    delay,
+                    exc,
+                    exc_info=not isinstance(exc, KafkaError | OSError),
+                )
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 30.0)
+            # Until the stage is restored and the partitions rewound, nothing else may be
+            # processed: a later batch's commit would cover this one.
+            await retry_forever("recovering from a failed batch", self._recover, (Exception,))
+            batch = {}
+
+    async def _recover(self) -> None:
+        await self.stage.reset()
+        for tp in self.assignment:
+            committed = await self.consumer.committed(tp)
+            if committed is None:
+                await self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, committed)
+            self._next.pop(tp, None)
+
+    async def _commit(self, batch: Batch) -> None:
+        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+        await self.consumer.commit(offsets)
+        self._next.update(offsets)
+        if self.on_commit is not None:
+            self.on_commit(offsets)
+
+
+def _tps(tps: Iterable[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(tps)) or "none"
+
+
+def new_consumer(
+    bootstrap_servers: str,
+    group: str,
+    session_timeout_s: float,
+    batch_size: int,
+    **options: Any,
+) -> AIOKafkaConsumer:
+    """A group member that never commits on its own and reads a new group from the start.
+
+    The range assignor gives each member the same partition numbers of every topic it
+    reads (the state of a partition and its records stay together)."""
+    session_ms = int(session_timeout_s * 1000)
+    return AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=batch_size,
+        session_timeout_ms=session_ms,
+        heartbeat_interval_ms=max(1000, session_ms // 3),
+        partition_assignment_strategy=(RangePartitionAssignor,),
+        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        **options,
+    )
+
+
+async def read_to_end(
+    bootstrap_servers: str,
+    partitions: list[TopicPartition],
+    handle: Callable[[ConsumerRecord], None],
+    batch_size: int = 5000,
+) -> int:
+    """Read partitions from their beginning up to their end now (a compacted topic: state
+    to restore); call ``handle`` on each record; return how many were read."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_bytes=32 * 1024 * 1024,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        if not partitions:
+            return 0
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        todo = {tp for tp in partitions if ends[tp] > 0}
+        count = 0
+        while todo:
+            batch = await consumer.getmany(*todo, timeout_ms=500, max_records=batch_size)
+            for tp, records in batch.items():
+                for record in records:
+                    if record.offset < ends[tp]:
+                        handle(record)
+                        count += 1
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    todo.discard(tp)
+            for tp in list(todo):  # compaction or transactions may leave a gap at the end
+                if await consumer.position(tp) >= ends[tp]:
+                    todo.discard(tp)
+        return count
+    finally:
+        await consumer.stop()
+
+
+async def retry_forever(
+    what: str, attempt: Callable[[], Awaitable[Any]], retryable: tuple[type[BaseException], ...]
+) -> Any:
+    """Await ``attempt()`` until it does not raise one of ``retryable``; back off
+    exponentially with jitter (the batch waits: back-pressure; cancelling stops it)."""
+    delay = 0.5
+    while True:
+        try:
+            return await attempt()
+        except retryable as exc:
+            log.warning("%s failed, retrying in %.1f s: %s", what, delay, exc)
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 30.0)

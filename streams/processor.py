@@ -1,0 +1,477 @@
+"""The worker's stages on Kafka and Neo4j: ingest, detection, and the facts reader.
+
+- :class:`IngestStage` reads ``checkpoint-events`` and ``alert-cases`` (group
+  ``goodsflow-ingest``). Per batch: judge every record (streams/ingest.py); write the
+  events to the graph, setting aside what Neo4j refuses; send the events and case steps to
+  ``goodsflow-shipment-events`` keyed by shipment id with goodsflow's partitioner, the
+  facts to ``goodsflow-detection-facts``, the watermark marks to both, the rejected records
+  to the dead-letter topic; wait for every acknowledgement. The batch loop commits after.
+- :class:`DetectStage` reads ``goodsflow-shipment-events`` (group ``goodsflow-detect``).
+  Per batch: judge (streams/detect.py), send the alerts, dead letters and case facts and
+  wait for them; write the alerts and case steps to the graph; write the changed states
+  and the watermark vector to ``goodsflow-detection-state`` and wait; the loop commits.
+  A partition it is given is restored from the state topic first.
+- :class:`FactsReader` reads all of ``goodsflow-detection-facts`` into the worker's
+  detection context and sets the context's watermark (the minimum of the latest mark of
+  every input partition).
+
+docs/STREAMS.md draws the whole picture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from graph.exceptions import GraphUnavailable
+from graph.writer import Neo4jGraphWriter, WriteReport
+from schemas import Alert, CaseOutcome, CaseStep, Event, Registry, event_to_json
+from streams.config import DetectionConfig
+from streams.context import DetectionContext
+from streams.deadletters import dead_letter_record
+from streams.detect import PartitionTask
+from streams.facts import CaseFact, Fact, decode_fact, encode_fact, facts_of_event
+from streams.ingest import Ingest, InputRecord, Rejected
+from streams.kafka_io import Batch, RecordBuffer, read_to_end, retry_forever
+from streams.records import (
+    CASE,
+    EVENT,
+    WATERMARK,
+    Mark,
+    WatermarkVector,
+    kind_of,
+    mark_record,
+    parse_source,
+    read_mark,
+    record_headers,
+    source_of,
+)
+from streams.topics import PARTITIONS, Topics, partition_for
+from streams.worker_metrics import WorkerMetrics
+
+log = logging.getLogger(__name__)
+
+
+class GraphSink:
+    """The worker's writes to Neo4j, one transaction at a time: the two stages' batches
+    touch the same shipments, and concurrent MERGEs on them deadlock (Neo4j resolves it by
+    failing one, which then waits and retries: slower than taking turns)."""
+
+    def __init__(self, graph: Neo4jGraphWriter) -> None:
+        self.graph = graph
+        self._turn = asyncio.Lock()
+
+    async def write(
+        self,
+        events: Iterable[Event] = (),
+        alerts: Iterable[Alert] = (),
+        steps: Iterable[CaseStep] = (),
+    ) -> WriteReport:
+        """Write a batch off the event loop, waiting out outages (back-pressure: the batch
+        is not committed meanwhile); what Neo4j refuses comes back to be dead-lettered."""
+        async with self._turn:
+            return await write_graph(self.graph, events, alerts, steps)
+
+
+async def write_graph(
+    graph: Neo4jGraphWriter,
+    events: Iterable[Event] = (),
+    alerts: Iterable[Alert] = (),
+    steps: Iterable[CaseStep] = (),
+) -> WriteReport:
+    events, alerts, steps = list(events), list(alerts), list(steps)
+
+    async def attempt() -> WriteReport:
+        return await asyncio.to_thread(graph.write_isolating, events, alerts, steps)
+
+    report: WriteReport = await retry_forever("graph write", attempt, (GraphUnavailable,))
+    return report
+
+
+class IngestStage:
+    def __init__(
+        self,
+        topics: Topics,
+        config: DetectionConfig,
+        graph: GraphSink,
+        producer: AIOKafkaProducer,
+        metrics: WorkerMetrics,
+    ) -> None:
+        self.topics, self.graph, self.producer, self.metrics = topics, graph, producer, metrics
+        self.ingest = Ingest(topics, config)
+        self.owned: set[int] = set()  # checkpoint-events partitions read here
+
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
+        mine = {tp.partition for tp in partitions if tp.topic == self.topics.checkpoint_events}
+        self.ingest.forget(self.owned - mine)
+        self.owned = mine
+
+    async def revoked(self, partitions: set[TopicPartition]) -> None:
+        """Kept until the new assignment says which partitions stay (eager rebalances
+        revoke everything first)."""
+
+    async def reset(self) -> None:
+        """Stream times are re-learnt from the records read again (marks never go back)."""
+        self.ingest.forget(list(self.ingest.stream_time))
+
+    async def idle(self) -> None:
+        return None
+
+    async def process(self, batch: Batch) -> None:
+        started = time.perf_counter()
+        records = [
+            InputRecord(tp.topic, tp.partition, r.offset, r.key, r.value, r.timestamp)
+            for tp, rs in batch.items()
+            for r in rs
+        ]
+        verdicts = self.ingest.take(records)
+        rejected = list(verdicts.rejected)
+        events = verdicts.events
+        if events:
+            graph_started = time.perf_counter()
+            report = await self.graph.write([ev for _, ev in events])
+            self.metrics.event_graph_seconds.observe(time.perf_counter() - graph_started)
+            refused = {id(r.item): r for r in report.refused}
+            kept = []
+            for record, event in events:
+                why = refused.get(id(event))
+                if why is None:
+                    kept.append((record, event))
+                else:
+                    rejected.append(
+                        Rejected(record, f"Neo4j refused it: {why.code}: {why.message}")
+                    )
+            events = kept
+        out = RecordBuffer()
+        shipment_events = self.topics.shipment_events
+        for record, event in events:
+            out.add(
+                shipment_events,
+                partition_for(event.shipment_id),
+                event.shipment_id.encode(),
+                event_to_json(event),
+                record_headers(EVENT, record.topic, record.partition, record.offset),
+            )
+            for fact in facts_of_event(event):
+                key, value = encode_fact(fact)
+                out.add(self.topics.detection_facts, record.partition, key, value)
+        for record, step in verdicts.cases:
+            out.add(
+                shipment_events,
+                partition_for(step.shipment_id),
+                step.shipment_id.encode(),
+                record.value,
+                record_headers(CASE, record.topic, record.partition, record.offset),
+            )
+        for mark in verdicts.marks:
+            key, value, headers = mark_record(mark)
+            for partition in range(PARTITIONS):
+                out.add(shipment_events, partition, key, value, headers)
+            out.add(self.topics.detection_facts, mark.source, key, value, headers)
+            self.metrics.input_watermark.labels(str(mark.source)).set(mark.watermark.timestamp())
+        for item in rejected:
+            record = item.record
+            out.add(
+                self.topics.dead_letters,
+                record.partition,
+                record.key,
+                dead_letter_record(
+                    reason=item.reason,
+                    problems=item.problems,
+                    payload=record.value,
+                    key=record.key,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                ),
+            )
+            self.metrics.dead_letter(item.reason)
+            log.warning(
+                "dead-lettered %s[%s]@%s: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                item.reason[:300],
+            )
+        await out.flush(self.producer)
+        self.metrics.records_in.labels("ingest").inc(len(records))
+        self.metrics.events.inc(len(events))
+        self.metrics.batch_seconds.labels("ingest").observe(time.perf_counter() - started)
+
+
+class DetectStage:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topics: Topics,
+        config: DetectionConfig,
+        registry: Registry,
+        context: DetectionContext,
+        graph: GraphSink,
+        producer: AIOKafkaProducer,
+        metrics: WorkerMetrics,
+    ) -> None:
+        self.bootstrap_servers, self.topics = bootstrap_servers, topics
+        self.config, self.registry, self.context = config, registry, context
+        self.graph, self.producer, self.metrics = graph, producer, metrics
+        self.tasks: dict[int, PartitionTask] = {}
+
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
+        mine = {tp.partition for tp in partitions}
+        for partition in set(self.tasks) - mine:
+            del self.tasks[partition]
+        await self._restore(sorted(mine - set(self.tasks)))
+
+    async def revoked(self, partitions: set[TopicPartition]) -> None:
+        """Kept until the new assignment says which partitions stay: nobody else writes a
+        partition's state between the two (the batch in flight finished before)."""
+
+    async def reset(self) -> None:
+        """A batch failed part way: its effects in memory may be ahead of what was
+        written; read every partition's state again."""
+        partitions = sorted(self.tasks)
+        self.tasks = {}
+        await self._restore(partitions)
+
+    async def _restore(self, partitions: list[int]) -> None:
+        if not partitions:
+            return
+        started = time.perf_counter()
+        tasks = {
+            p: PartitionTask(p, self.config, self.registry, self.context, PARTITIONS)
+            for p in partitions
+        }
+
+        def take(record: ConsumerRecord) -> None:
+            tasks[record.partition].restore(record.key, record.value, list(record.headers))
+
+        count = await read_to_end(
+            self.bootstrap_servers,
+            [TopicPartition(self.topics.detection_state, p) for p in partitions],
+            take,
+        )
+        for task in tasks.values():
+            task.restored()
+        self.tasks.update(tasks)
+        seconds = time.perf_counter() - started
+        shipments = sum(len(task.store) for task in tasks.values())
+        self.metrics.restore_seconds.observe(seconds)
+        log.info(
+            "detection state of partitions %s restored: %d records, %d shipments in %.1f s",
+            partitions,
+            count,
+            shipments,
+            seconds,
+        )
+
+    async def process(self, batch: Batch) -> None:
+        started = time.perf_counter()
+        count = 0
+        for tp, records in batch.items():
+            task = self.tasks.get(tp.partition)
+            if task is None:  # not restored: cannot happen after an assignment
+                raise RuntimeError(f"partition {tp.partition} was not restored")
+            for record in records:
+                task.take(kind_of(record.headers), record.value, source_of(record.headers))
+            count += len(records)
+        await self._write()
+        self.metrics.records_in.labels("detect").inc(count)
+        self.metrics.batch_seconds.labels("detect").observe(time.perf_counter() - started)
+
+    async def idle(self) -> None:
+        """The context's watermark moves on its own (the facts reader): judge what it made
+        due, and write it out."""
+        await self._write()
+
+    async def _write(self) -> None:
+        outputs = []
+        for task in self.tasks.values():
+            task.settle()
+            outputs.append((task, task.drain()))
+        if not any(o.alerts or o.facts or o.rejected or o.state or o.steps for _, o in outputs):
+            return
+        first, second = RecordBuffer(), RecordBuffer()
+        alerts: list[Alert] = []
+        steps: list[CaseStep] = []
+        for task, out in outputs:
+            p = task.partition
+            for alert in out.alerts:
+                first.add(
+                    self.topics.alerts,
+                    p,
+                    alert.shipment_id.encode(),
+                    alert.model_dump_json().encode(),
+                )
+                self.metrics.alerts.labels(alert.rule.value, alert.status.value).inc()
+            for fact in out.facts:
+                fact_key, fact_value = encode_fact(fact)
+                first.add(self.topics.detection_facts, p, fact_key, fact_value)
+            for source, value, reason in out.rejected:
+                topic, partition, offset = parse_source(source)
+                first.add(
+                    self.topics.dead_letters,
+                    p,
+                    None,
+                    dead_letter_record(
+                        reason=reason,
+                        problems=[],
+                        payload=value,
+                        key=None,
+                        topic=topic or self.topics.shipment_events,
+                        partition=partition,
+                        offset=offset,
+                    ),
+                )
+                self.metrics.dead_letter(reason)
+                log.warning("dead-lettered %s in detection: %s", source, reason[:300])
+            for state_key, state_value, headers in out.state:
+                second.add(self.topics.detection_state, p, state_key, state_value, headers)
+            alerts += out.alerts
+            steps += out.steps
+            if task.watermark is not None:
+                self.metrics.watermark.labels(str(p)).set(task.watermark.timestamp())
+        await first.flush(self.producer)
+        for _, out in outputs:
+            self._share(out.facts, {step.alert_id: step.actor for step in out.steps})
+        if alerts or steps:
+            started = time.perf_counter()
+            report = await self.graph.write((), alerts, steps)
+            self.metrics.graph_seconds.observe(time.perf_counter() - started)
+            if report.refused:
+                await self._refused(report)
+        await second.flush(self.producer)
+
+    def _share(self, facts: list[CaseFact], actors: dict[str, str]) -> None:
+        """The task forces' word is this worker's at once (read your writes: once a step
+        shows in the graph, this worker's detection has it); other workers read it from
+        the facts topic, where it was just written."""
+        for fact in facts:
+            self.context.add(fact)
+            if fact.outcome is not None:
+                counts = self.context.outcomes().get(fact.rule, Counter())
+                log.info(
+                    "alert %s closed (%s) by %s; %s so far: %d confirmed, %d false alarms",
+                    fact.alert_id,
+                    fact.outcome,
+                    actors.get(fact.alert_id, "?"),
+                    fact.rule,
+                    counts[CaseOutcome.CONFIRMED],
+                    counts[CaseOutcome.FALSE_ALARM],
+                )
+
+    async def _refused(self, report: WriteReport) -> None:
+        """Alerts or steps Neo4j refused: sent already, missing from the graph; say so."""
+        out = RecordBuffer()
+        for refused in report.refused:
+            item = refused.item
+            payload = item.model_dump_json().encode() if hasattr(item, "model_dump_json") else b""
+            reason = f"Neo4j refused it: {refused.code}: {refused.message}"
+            out.add(
+                self.topics.dead_letters,
+                0,
+                None,
+                dead_letter_record(
+                    reason=reason, problems=[], payload=payload, key=None,
+                    topic=self.topics.alerts, partition=-1, offset=-1,
+                ),
+            )  # fmt: skip
+            self.metrics.dead_letter(reason)
+            log.error("graph refused %s: %s", type(item).__name__, reason)
+        await out.flush(self.producer)
+
+
+class FactsReader:
+    """Every partition of the facts topic, from the start, into the context; the context's
+    watermark follows the minimum of the latest mark of every input partition."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topics: Topics,
+        config: DetectionConfig,
+        context: DetectionContext,
+        metrics: WorkerMetrics,
+        on_progress: Callable[[], Any] | None = None,
+    ) -> None:
+        self.bootstrap_servers, self.topics, self.context = bootstrap_servers, topics, context
+        self.metrics = metrics
+        self.retention = timedelta(days=config.retention.context_days)
+        self.vector = WatermarkVector.empty(PARTITIONS)
+        self.caught_up = asyncio.Event()
+        self._pruned_at: datetime | None = None
+        self.on_progress = on_progress
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_bytes=16 * 1024 * 1024,
+        )
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(self.topics.detection_facts, p) for p in range(PARTITIONS)]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            while True:
+                batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
+                for records in batch.values():
+                    for record in records:
+                        self._take(record)
+                if not self.caught_up.is_set() and all(
+                    await asyncio.gather(
+                        *(self._at_end(consumer, tp, ends[tp]) for tp in partitions)
+                    )
+                ):
+                    self.caught_up.set()
+                    log.info(
+                        "facts read: %d held, context watermark %s",
+                        self.context.size,
+                        self.context.watermark,
+                    )
+                self._prune()
+        finally:
+            await consumer.stop()
+
+    @staticmethod
+    async def _at_end(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> bool:
+        return bool(await consumer.position(tp) >= end)
+
+    def _take(self, record: ConsumerRecord) -> None:
+        if record.value is None:
+            return  # a pruned fact's tombstone
+        try:
+            if kind_of(record.headers) == WATERMARK:
+                mark: Mark = read_mark(record.value)
+                if self.vector.update(mark):
+                    self.context.watermark = self.vector.watermark
+                    if self.context.watermark is not None:
+                        self.metrics.context_watermark.set(self.context.watermark.timestamp())
+                return
+            fact: Fact = decode_fact(record.value)
+            self.context.add(fact)
+        except Exception as exc:  # a foreign record: skip, never stop
+            log.warning(
+                "facts: record %s[%s]@%s skipped: %s",
+                record.topic, record.partition, record.offset, exc,
+            )  # fmt: skip
+
+    def _prune(self) -> None:
+        watermark = self.context.watermark
+        if watermark is None:
+            return
+        if self._pruned_at is None or watermark - self._pruned_at > timedelta(hours=1):
+            dropped = self.context.prune(watermark - self.retention)
+            self._pruned_at = watermark
+            if dropped:
+                log.info("context: %d facts older than the retention forgotten", dropped)
+        self.metrics.context_facts.set(self.context.size)

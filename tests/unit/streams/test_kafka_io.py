@@ -1,0 +1,171 @@
+"""The batch loop's discipline, with a fake consumer: an offset is committed only after
+its batch was processed completely; a failed batch is never committed and is read again
+after the stage is reset; cancelling (SIGTERM) commits nothing of the batch in flight; a
+rebalance waits for the batch in flight."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import pytest
+from aiokafka import TopicPartition
+
+from streams.kafka_io import BatchLoop
+
+TP0, TP1 = TopicPartition("in", 0), TopicPartition("in", 1)
+
+
+@dataclass
+class Rec:
+    offset: int
+    value: bytes = b""
+
+
+class FakeConsumer:
+    """A log per partition, a position per partition, and the commits made."""
+
+    def __init__(self, logs: dict[TopicPartition, int]) -> None:
+        self.logs = {tp: [Rec(o) for o in range(n)] for tp, n in logs.items()}
+        self.position = {tp: 0 for tp in logs}
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.listener = None
+
+    def subscribe(self, topics, listener):
+        self.listener = listener
+
+    async def start(self):
+        await self.listener.on_partitions_assigned(set(self.logs))
+
+    async def stop(self):
+        pass
+
+    async def getmany(self, timeout_ms, max_records):
+        batch = {}
+        for tp, log in self.logs.items():
+            records = log[self.position[tp] : self.position[tp] + 2]
+            if records:
+                batch[tp] = records
+                self.position[tp] += len(records)
+        await asyncio.sleep(0)
+        return batch
+
+    async def commit(self, offsets):
+        self.commits.append(dict(offsets))
+
+    async def committed(self, tp):
+        for commit in reversed(self.commits):
+            if tp in commit:
+                return commit[tp]
+        return None
+
+    def seek(self, tp, offset):
+        self.position[tp] = offset
+
+    async def seek_to_beginning(self, tp):
+        self.position[tp] = 0
+
+
+class FakeStage:
+    def __init__(self, fail_on: set[int] | None = None, block: asyncio.Event | None = None):
+        self.fail_on = set(fail_on or ())
+        self.block = block
+        self.processed: list[tuple[int, int]] = []
+        self.resets = 0
+
+    async def assigned(self, partitions):
+        pass
+
+    async def revoked(self, partitions):
+        pass
+
+    async def idle(self):
+        pass
+
+    async def reset(self):
+        self.resets += 1
+
+    async def process(self, batch):
+        if self.block is not None:
+            await self.block.wait()
+        offsets = [(tp.partition, r.offset) for tp, rs in batch.items() for r in rs]
+        for _, offset in offsets:
+            if offset in self.fail_on:
+                self.fail_on.discard(offset)
+                raise RuntimeError(f"failed at {offset}")
+        self.processed += offsets
+
+
+async def run_until(loop: BatchLoop, done, timeout=5.0):
+    task = asyncio.create_task(loop.run())
+    try:
+        async with asyncio.timeout(timeout):
+            while not done():
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+def test_offsets_are_committed_after_their_batch_and_point_past_it():
+    consumer, stage = FakeConsumer({TP0: 4, TP1: 2}), FakeStage()
+    loop = BatchLoop(consumer, ["in"], stage, 10, "test")
+    asyncio.run(run_until(loop, lambda: len(stage.processed) == 6))
+    assert consumer.commits[0] == {TP0: 2, TP1: 2}
+    assert consumer.commits[-1] == {TP0: 4}
+    assert loop.committed == {TP0: 4, TP1: 2}
+
+
+def test_a_failed_batch_is_not_committed_and_is_read_again(monkeypatch):
+    monkeypatch.setattr("streams.kafka_io.asyncio.sleep", _no_sleep)
+    consumer, stage = FakeConsumer({TP0: 6}), FakeStage(fail_on={3})
+    loop = BatchLoop(consumer, ["in"], stage, 10, "test")
+    asyncio.run(run_until(loop, lambda: (0, 5) in stage.processed))
+    assert stage.resets == 1
+    # the batch [2, 3] failed: nothing past 2 was committed until it was processed again
+    assert [c[TP0] for c in consumer.commits] == [2, 4, 6]
+    assert stage.processed == [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (0, 5)]
+
+
+def test_cancelling_commits_nothing_of_the_batch_in_flight():
+    async def scenario():
+        block = asyncio.Event()
+        consumer, stage = FakeConsumer({TP0: 2}), FakeStage(block=block)
+        task = asyncio.create_task(BatchLoop(consumer, ["in"], stage, 10, "test").run())
+        await asyncio.sleep(0.05)  # the batch is in process, waiting
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return consumer.commits, stage.processed
+
+    assert asyncio.run(scenario()) == ([], [])
+
+
+def test_a_rebalance_waits_for_the_batch_in_flight():
+    async def scenario():
+        block = asyncio.Event()
+        consumer, stage = FakeConsumer({TP0: 2}), FakeStage(block=block)
+        loop = BatchLoop(consumer, ["in"], stage, 10, "test")
+        task = asyncio.create_task(loop.run())
+        await asyncio.sleep(0.05)
+        revoking = asyncio.create_task(loop.on_partitions_revoked({TP0}))
+        await asyncio.sleep(0.05)
+        waited = not revoking.done()
+        block.set()
+        await revoking
+        commits = list(consumer.commits)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return waited, commits
+
+    waited, commits = asyncio.run(scenario())
+    assert waited and commits == [{TP0: 2}]
+
+
+_real_sleep = asyncio.sleep
+
+
+async def _no_sleep(delay, *args):
+    await _real_sleep(0)
