@@ -16,6 +16,8 @@ from graph.queries import (
     ENTITY_KEYS,
     ENTITY_RELATIONSHIPS,
     KIND_OF_LABEL,
+    Relationship,
+    canonical,
     check_case_status,
     check_different,
     check_hops,
@@ -248,6 +250,13 @@ class EmbeddedQueries:
 
     def digest(self, shipment_ids: list[str]) -> GraphDigest:
         """The same digest as Neo4jQueries.digest, from memory."""
+        return digest(self._around(shipment_ids))
+
+    def relationships(self, shipment_ids: list[str]) -> list[Relationship]:
+        """What the digest covers, one tuple per relationship (to tell what differs)."""
+        return canonical(self._around(shipment_ids))
+
+    def _around(self, shipment_ids: list[str]) -> list[dict[str, Any]]:
         wanted = [("Shipment", sid) for sid in shipment_ids if ("Shipment", sid) in self.g]
         edges: dict[tuple[Node, Node, str], dict[str, Any]] = {}
 
@@ -270,7 +279,7 @@ class EmbeddedQueries:
                     around(n)
         for u, v, key in [k for k in edges if withdrawn(k[0]) or withdrawn(k[1])]:
             del edges[(u, v, key)]
-        rows = [
+        return [
             {
                 "type": data["type"],
                 "start_label": u[0],
@@ -282,7 +291,6 @@ class EmbeddedQueries:
             }
             for (u, v, _), data in edges.items()
         ]
-        return digest(rows)
 
     def shipment_entities(
         self, since: datetime, until: datetime, cap: int = 500_000

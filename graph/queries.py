@@ -123,10 +123,13 @@ AROUND_SHIPMENTS_QUERY: LiteralString = (  # built from constants only
 )
 
 
-def digest(rows: list[dict[str, Any]]) -> GraphDigest:
-    """Counts and a canonical SHA-256 of relationships (type, both ends, the event or alert
-    that made it, retracted or not)."""
-    canon = sorted(
+Relationship = tuple[str, str, str, str, str, str, bool]
+
+
+def canonical(rows: list[dict[str, Any]]) -> list[Relationship]:
+    """Relationships as sorted tuples: type, both ends (label and key), the event, alert or
+    case step that made it, retracted or not."""
+    return sorted(
         (
             r["type"],
             r["start_label"],
@@ -138,6 +141,11 @@ def digest(rows: list[dict[str, Any]]) -> GraphDigest:
         )
         for r in rows
     )
+
+
+def digest(rows: list[dict[str, Any]]) -> GraphDigest:
+    """Counts and a canonical SHA-256 of relationships (:func:`canonical`)."""
+    canon = canonical(rows)
     nodes = {(c[1], c[2]) for c in canon} | {(c[3], c[4]) for c in canon}
     return GraphDigest(
         nodes=dict(sorted(Counter(label for label, _ in nodes).items())),
@@ -420,6 +428,10 @@ class Neo4jQueries:
     def digest(self, shipment_ids: list[str]) -> GraphDigest:
         """A digest of the graph around these shipments (graph.queries.digest)."""
         return digest(self._read(AROUND_SHIPMENTS_QUERY, ids=shipment_ids))
+
+    def relationships(self, shipment_ids: list[str]) -> list[Relationship]:
+        """What the digest covers, one tuple per relationship (to tell what differs)."""
+        return canonical(self._read(AROUND_SHIPMENTS_QUERY, ids=shipment_ids))
 
     def shipment_entities(
         self, since: datetime, until: datetime, cap: int = 500_000

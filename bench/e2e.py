@@ -1,0 +1,88 @@
+"""End-to-end throughput: events produced by a foreign client, to every offset committed
+(graph and alerts complete, since a stage commits only after both), with 1, 2 and 3
+workers, on this machine's real stack.
+
+    ./dev bench-e2e                      # or, with the stack up:
+    .venv/bin/python -m bench.e2e [--shipments 20000] [--workers 1,2,3] [--runs 3]
+
+Per run: a topic prefix of its own; the traffic (simulated, with heartbeats) produced first
+by confluent-kafka (librdkafka's default partitioner, gzip/snappy/lz4/zstd in turn); then
+the workers start, and the clock runs from their start until both stages have committed
+every offset. The answers are checked against the in-process run (tests/parity.py), so a
+fast wrong run does not count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.harness import (
+    WorkerPool,
+    check,
+    expected,
+    new_run,
+    produce,
+    records_of,
+    simulated_traffic,
+    wait_until_done,
+)
+from goodsflow.bootstrap import neo4j_driver
+
+
+def one_run(shipments: int, workers: int, seed: int, log_dir: Path) -> tuple[float, int, str]:
+    traffic = simulated_traffic(shipments, seed)
+    want = expected(traffic)
+    run = new_run(log_dir)
+    records = records_of(traffic)
+    produced_s = produce(
+        run.settings.bootstrap_servers, run.settings.topics.checkpoint_events, records
+    )
+    pool = WorkerPool(run, session_timeout_s=10)
+    started = time.monotonic()
+    for _ in range(workers):
+        pool.start()
+    try:
+        done = wait_until_done(run.settings, timeout_s=1800)
+    finally:
+        pool.stop_all()
+    seconds = done - started
+    with neo4j_driver(run.settings) as driver:
+        report = check(run, want, driver)
+    verdict = "answers match" if report.clean else "WRONG: " + report.line()
+    print(
+        f"  {workers} worker(s): {want.events:,} events ({len(records):,} records, "
+        f"produced in {produced_s:.1f} s) committed in {seconds:.1f} s = "
+        f"{want.events / seconds:,.0f} events/s; {verdict}",
+        flush=True,
+    )
+    return want.events / seconds, want.events, verdict
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shipments", type=int, default=20_000)
+    parser.add_argument("--workers", default="1,2,3")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    log_dir = Path(tempfile.mkdtemp(prefix="goodsflow-e2e-"))
+    print(f"worker logs in {log_dir}")
+    for workers in (int(w) for w in args.workers.split(",")):
+        rates = [
+            one_run(args.shipments, workers, seed=41 + run, log_dir=log_dir / f"w{workers}r{run}")[
+                0
+            ]
+            for run in range(args.runs)
+        ]
+        print(
+            f"{workers} worker(s): median {statistics.median(rates):,.0f} events/s "
+            f"({min(rates):,.0f} to {max(rates):,.0f}, {args.runs} runs)",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
