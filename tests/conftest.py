@@ -96,6 +96,7 @@ class WorkerProcess:
         self.log_path = log_path
         self.env = {**os.environ, **env}
         self.proc: subprocess.Popen[bytes] | None = None
+        self.metrics_url = ""
 
     def start(self, timeout_s: float = 120.0) -> None:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -142,9 +143,13 @@ class WorkerProcess:
 @pytest.fixture(scope="session")
 def worker(settings, topics, tmp_path_factory) -> Iterator[WorkerProcess]:
     # A short session timeout: after a killed worker, a new one takes over in seconds.
+    port = factories.free_port()
     proc = WorkerProcess(
-        tmp_path_factory.mktemp("worker") / "worker.log", GOODSFLOW_WORKER__SESSION_TIMEOUT_S="10"
+        tmp_path_factory.mktemp("worker") / "worker.log",
+        GOODSFLOW_WORKER__SESSION_TIMEOUT_S="10",
+        GOODSFLOW_WORKER__METRICS_PORT=str(port),
     )
+    proc.metrics_url = f"http://127.0.0.1:{port}/metrics"
     proc.start()
     yield proc
     proc.stop()

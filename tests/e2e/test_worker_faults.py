@@ -94,3 +94,83 @@ def test_killed_worker_resumes_without_loss_or_duplicates(settings, worker, neo4
         assert [e.checkpoint_id for e in alert.evidence] == ["TN-THAINGUYEN"]
     final = _wait(lambda: _graph(neo4j_driver, ids), lambda g: g == {i: (3, 4) for i in ids}, 60)
     assert final == {i: (3, 4) for i in ids}, why
+
+
+def _committed(settings, group: str, topic: str, partition: int) -> int | None:
+    from kafka import KafkaAdminClient, TopicPartition
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        found = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    return getattr(found.get(TopicPartition(topic, partition)), "offset", None)
+
+
+def test_sigterm_during_a_neo4j_outage_commits_nothing_unwritten(settings, worker, neo4j_driver):
+    """The batch waiting for Neo4j is not committed when the worker is stopped: after
+    Neo4j and the worker are back, it reaches the graph."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from streams.topics import partition_for
+    from tests.e2e.cli import goodsflow
+
+    decl = declaration()
+    sid = decl.shipment_id
+    with publisher(settings) as kafka:  # kafka-python: murmur2, as partition_for
+        kafka.publish_all([decl, scan(sid, ROUTE[0], 10)])
+    assert _wait(lambda: _graph(neo4j_driver, [sid]), lambda g: g == {sid: (1, 2)}, 60)
+    tp = TopicPartition(settings.topics.checkpoint_events, partition_for(sid))
+    assert goodsflow("stack", "down", "--only", "neo4j").returncode == 0
+    try:
+        with publisher(settings) as kafka:
+            kafka.publish_all([scan(sid, ROUTE[1], 60), scan(sid, ROUTE[2], 120)])
+        time.sleep(5)  # read by now, and waiting for Neo4j
+        worker.stop(signal.SIGTERM)
+        assert not worker.alive()
+        consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+        end = consumer.end_offsets([tp])[tp]
+        consumer.close()
+        committed = _committed(settings, settings.topics.ingest_group, tp.topic, tp.partition)
+        assert committed is not None and committed <= end - 2, (committed, end)
+    finally:
+        assert goodsflow("stack", "up", "--only", "neo4j").returncode == 0
+    worker.start()
+    final = _wait(lambda: _graph(neo4j_driver, [sid]), lambda g: g == {sid: (3, 4)}, 120)
+    assert final == {sid: (3, 4)}, _offsets(settings) + worker.log_tail()
+
+
+def test_the_worker_serves_its_metrics(settings, worker):
+    """Prometheus metrics: records and events counted, watermarks and lag present."""
+    import urllib.request
+
+    decl = declaration()
+    with publisher(settings) as kafka:
+        kafka.publish_all([decl, scan(decl.shipment_id, "TN-THAINGUYEN", 30)])
+
+    def scrape() -> str:
+        with urllib.request.urlopen(worker.metrics_url, timeout=5) as response:
+            return response.read().decode()
+
+    def value(text: str, name: str) -> float:
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(name) and not line.startswith("#")
+        )
+
+    text = _wait(scrape, lambda t: value(t, "goodsflow_worker_alerts_total") > 0, 60)
+    for name in (
+        "goodsflow_worker_records_total",
+        "goodsflow_worker_events_total",
+        "goodsflow_worker_batch_seconds_count",
+        "goodsflow_worker_event_graph_batch_seconds_count",
+    ):
+        assert value(text, name) > 0, name
+    for name in (
+        "goodsflow_worker_consumer_lag",
+        "goodsflow_worker_input_watermark_seconds",
+        "goodsflow_worker_dead_letters_total",
+        "process_resident_memory_bytes",
+    ):
+        assert name in text, name
