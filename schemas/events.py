@@ -20,9 +20,8 @@ Example:
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AwareDatetime,
@@ -217,14 +216,9 @@ def validate_event(data: object) -> Event:
 
 
 def parse_event(raw: bytes | str) -> Event:
-    """Decode and validate one event from JSON (see :func:`validate_event`)."""
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidEventError(f"not JSON: {exc}") from None
-    except (RecursionError, ValueError) as exc:  # nested too deep; an integer too long
-        raise InvalidEventError(f"not JSON goodsflow can read: {exc}") from None
-    return validate_event(data)
+    """Decode and validate one event from JSON (see :func:`validate_event`; "not JSON"
+    when it is not JSON, with the same words the worker dead-letters it with)."""
+    return _parse(EVENT_ADAPTER, raw)
 
 
 RECORD_ADAPTER: TypeAdapter[Event | StreamHeartbeat] = TypeAdapter(
@@ -232,22 +226,31 @@ RECORD_ADAPTER: TypeAdapter[Event | StreamHeartbeat] = TypeAdapter(
 )
 
 
-def parse_record(raw: bytes) -> Event | StreamHeartbeat:
-    """Decode and validate one record of ``checkpoint-events``: an event or a heartbeat.
-
-    Parses the bytes in one step with pydantic's own JSON parser (no intermediate Python
-    objects; nesting depth and number sizes are bounded by the parser, never by Python's
-    recursion or integer limits).
+def parse_record(raw: bytes | str) -> Event | StreamHeartbeat:
+    """Decode and validate one record of ``checkpoint-events``: an event or a heartbeat
+    (the worker's ingest stage).
 
     Raises:
-        InvalidEventError: as :func:`validate_event`; "not JSON" when the bytes are not.
+        InvalidEventError: as :func:`parse_event`.
     """
+    return _parse(RECORD_ADAPTER, raw)
+
+
+def _parse(adapter: TypeAdapter[Any], raw: bytes | str) -> Any:
+    """Parse the bytes in one step with pydantic's own JSON parser (no intermediate Python
+    objects; nesting depth and number sizes are bounded by the parser, never by Python's
+    recursion or integer limits)."""
     try:
-        return RECORD_ADAPTER.validate_json(raw)
+        return adapter.validate_json(raw)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        if first["type"] == "json_invalid" or (first["type"] == "json_type" and not first["loc"]):
+        if first["type"] == "json_invalid":
             raise InvalidEventError(f"not JSON: {first['msg']}") from None
+        if (
+            first["type"] in ("dict_type", "model_attributes_type", "model_type")
+            and not first["loc"]
+        ):
+            raise InvalidEventError(f"not a JSON object: got {first['input']!r:.40}") from None
         problems = _problems(exc)
         reason = "; ".join(f"{p['field']}: {p['error']}" for p in problems)
         raise InvalidEventError(f"invalid event: {reason}", problems) from None

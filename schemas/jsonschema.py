@@ -1,5 +1,6 @@
 """JSON Schema of the contract, for integrators: one document for any event (a union
-discriminated by ``event_type``), one per event type, and one for alerts. The checked-in
+discriminated by ``event_type``), one per event type, one for stream heartbeats, and one
+for alerts. The checked-in
 copies in docs/schema are compared with these by a test, so a contract change is always a
 deliberate, reviewed change of those files."""
 
@@ -13,6 +14,7 @@ from pydantic import TypeAdapter
 
 from schemas.alerts import Alert
 from schemas.events import EVENT_ADAPTER, EVENT_CLASSES, SCHEMA_VERSION
+from schemas.heartbeat import HEARTBEAT_TYPE, StreamHeartbeat
 
 
 def _document(schema: dict[str, Any], title: str, schema_id: str) -> dict[str, Any]:
@@ -36,6 +38,11 @@ def schema_documents() -> dict[str, dict[str, Any]]:
             TypeAdapter(Alert).json_schema(), "goodsflow alert", "goodsflow:alert"
         ),
     }
+    docs[f"{HEARTBEAT_TYPE}.v{SCHEMA_VERSION}.schema.json"] = _document(
+        StreamHeartbeat.model_json_schema(),
+        f"goodsflow {HEARTBEAT_TYPE} (contract v{SCHEMA_VERSION})",
+        f"goodsflow:{HEARTBEAT_TYPE}:v{SCHEMA_VERSION}",
+    )
     for cls in EVENT_CLASSES:
         event_type = cls.model_fields["event_type"].default
         docs[f"{event_type}.v{SCHEMA_VERSION}.schema.json"] = _document(

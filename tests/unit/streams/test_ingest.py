@@ -61,9 +61,9 @@ HOSTILE = {
     b"[" * 100_000: "not JSON",
     b'{"event_id": ' + b"9" * 5000 + b"}": "not JSON",
     b"\xff\xfe\x00garbage": "not JSON",
-    b"[1, 2]": "invalid event",
+    b"[1, 2]": "not a JSON object",
     b'{"event_type": "shipment.exploded"}': "invalid event",
-    b'"just a string"': "invalid event",
+    b'"just a string"': "not a JSON object",
 }
 
 
