@@ -13,8 +13,12 @@ COMPOSE = yaml.safe_load((Path(__file__).parents[2] / "docker-compose.yml").read
 SERVICES = COMPOSE["services"]
 
 
-def test_services_are_kafka_neo4j_the_worker_the_api_and_delivery():
-    assert set(SERVICES) == {"kafka", "neo4j", "worker", "api", "delivery"}
+def test_services_are_kafka_neo4j_the_worker_the_ticker_the_api_and_delivery():
+    assert set(SERVICES) == {"kafka", "neo4j", "worker", "ticker", "api", "delivery"}
+    assert SERVICES["ticker"]["command"][:2] == ["goodsflow", "ticker"]
+    # metrics reachable from a Prometheus in the compose network, on the default ports
+    assert str(Settings().worker.metrics_port) in SERVICES["worker"]["expose"]
+    assert str(Settings().delivery.metrics_port) in SERVICES["delivery"]["expose"]
     assert SERVICES["kafka"]["image"].startswith("apache/kafka:3.9.")
     assert SERVICES["neo4j"]["image"] == "neo4j:5.26-community"
     assert SERVICES["worker"]["command"] == ["goodsflow", "worker"]
