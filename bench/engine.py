@@ -3,7 +3,7 @@ engine with per-partition watermarks and wake-ups, as the Faust agent runs it).
 
     .venv/bin/python bench/engine.py [--shipments 20000] [--runs 3]
 
-Events are simulated, parsed and assigned partitions first (not timed); the timed loop is
+Events are simulated and parsed first (not timed); the timed loop is
 what the Faust agent does per event: handler.handle (state lookup, engine, store, wake-ups).
 Run it pinned to one core for the one-core figure: taskset -c 0 .venv/bin/python ...
 """
@@ -18,7 +18,6 @@ from producers.simulation import SimulationConfig, Simulator
 from schemas import load_registry, parse_event
 from streams import load_detection_config
 from streams.handler import DetectionHandler, DictStore, ListSink
-from streams.topics import PARTITIONS, partition_for
 
 
 def main() -> None:
@@ -27,18 +26,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     simulated = Simulator(SimulationConfig(shipments=args.shipments, seed=5)).events()
-    parsed = [parse_event(e.line) for e in simulated]
-    events = [(ev, partition_for(ev.shipment_id)) for ev in parsed]
+    events = [parse_event(e.line) for e in simulated]
     config, registry = load_detection_config(), load_registry()
     rates = []
     for run in range(args.runs):
         sink = ListSink()
-        handler = DetectionHandler(
-            DictStore(), sink, config, registry, partition_for, partitions=PARTITIONS
-        )
+        handler = DetectionHandler(DictStore(), sink, config, registry)
         started = time.perf_counter()
-        for event, partition in events:
-            handler.handle(event, partition)
+        for event in events:
+            handler.handle(event)
         seconds = time.perf_counter() - started
         alerts = len(sink.alerts)
         rates.append(len(events) / seconds)
