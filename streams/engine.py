@@ -14,15 +14,14 @@ re-scored on the evidence left, or withdrawn when none is left.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemas import Alert, AlertStatus, Event, Registry, Rule, alert_id_for
 from streams.config import DetectionConfig
 from streams.context import DetectionContext
-from streams.rules import CONTEXT_RULES, RULES, Finding, View, open_leg_deadline
-from streams.state import EmittedAlert, ShipmentState
+from streams.rules import CONTEXT_RULES, RULES, Finding, RuleFn, View, open_leg_deadline
+from streams.state import EmittedAlert, ShipmentState, canonical
 
 
 @dataclass(frozen=True)
@@ -63,16 +62,18 @@ def process(
             lateness) including this event; an event older than it is recorded as late.
     """
     if state is None:
-        state = ShipmentState(shipment_id=event.shipment_id)
-    if state.has_seen(event.event_id):
+        new = ShipmentState(event.shipment_id)
+    elif state.has_seen(event.event_id):
         return Outcome(state)
-    state = state.with_event(event)
+    else:
+        new = state.copy()  # the one copy: recorded into and judged in place
+    new.record(event)
     if watermark is not None:
-        update: dict[str, object] = {"watermark": _later(state.watermark, watermark)}
+        if new.watermark is None or watermark > new.watermark:
+            new.watermark = canonical(watermark)
         if event.occurred_at < watermark:
-            update["late_event_ids"] = [*state.late_event_ids, event.event_id]
-        state = state.model_copy(update=update)
-    return _judge(state, config, registry, context)
+            new.late_event_ids = (*new.late_event_ids, event.event_id)
+    return _judge(new, config, registry, context, _ALL_RULES)
 
 
 def advance(
@@ -85,8 +86,9 @@ def advance(
     """Judge a shipment again because its partition's watermark moved on (no new event)."""
     if state.watermark is not None and watermark <= state.watermark:
         return Outcome(state)
-    state = state.model_copy(update={"watermark": watermark})
-    return _judge(state, config, registry, context)
+    new = state.copy()
+    new.watermark = canonical(watermark)
+    return _judge(new, config, registry, context, _ALL_RULES)
 
 
 def judge_context(
@@ -94,7 +96,7 @@ def judge_context(
 ) -> Outcome:
     """Judge a shipment by the rules that read the context, now settled for its
     declaration (the others have judged it already and nothing of its own changed)."""
-    return _judge(state, config, registry, context, CONTEXT_RULES)
+    return _judge(state.copy(), config, registry, context, _CONTEXT_RULES)
 
 
 def waits_for_context(state: ShipmentState) -> datetime | None:
@@ -106,8 +108,9 @@ def waits_for_context(state: ShipmentState) -> datetime | None:
     return decl.occurred_at
 
 
-def _later(a: datetime | None, b: datetime) -> datetime:
-    return b if a is None or b > a else a
+# Each rule, in the order its alerts go out, with whether it reads the context.
+_ALL_RULES = tuple((rule, evaluate, rule in CONTEXT_RULES) for rule, evaluate in RULES.items())
+_CONTEXT_RULES = tuple(entry for entry in _ALL_RULES if entry[2])
 
 
 def _judge(
@@ -115,25 +118,28 @@ def _judge(
     config: DetectionConfig,
     registry: Registry,
     context: DetectionContext | None,
-    rules: Collection[Rule] = RULES.keys(),
+    rules: tuple[tuple[Rule, RuleFn, bool], ...],
 ) -> Outcome:
+    """Judge ``state``, a copy only this call holds: its ``emitted`` and
+    ``context_judged_for`` are updated in place."""
     view = View(state, config, registry, context)  # what several rules derive, computed once
     alerts: list[Alert] = []
-    emitted = dict(state.emitted)
+    emitted = state.emitted
+    changed: dict[str, EmittedAlert] | None = None  # a new dict once an alert goes out
     # The rules about other shipments' facts judge a declaration once, when the context has
     # settled for it: every earlier fact that was not late is in by then, and nothing the
     # shipment itself does later changes their answer.
-    decl = state.declaration
+    decl = view.decl
     settled = decl is None or (context is not None and context.settled(decl.occurred_at))
     context_due = settled and (decl is None or state.context_judged_for != decl.event_id)
-    for rule, evaluate in RULES.items():
-        if rule not in rules:
-            continue
-        if rule in CONTEXT_RULES and not context_due:
+    for rule, evaluate, reads_context in rules:
+        if reads_context and not context_due:
             continue  # not yet (an earlier fact may still be on its way), or done already
+        finding = evaluate(view)
+        if finding is None and not emitted:
+            continue  # nearly every judgement of nearly every rule
         alert_id = alert_id_for(state.shipment_id, rule)
         last = emitted.get(alert_id)
-        finding = evaluate(view)
         revision = 1 if last is None else last.revision + 1
         if finding is not None:
             alert = _alert(alert_id, revision, state, finding)
@@ -141,7 +147,7 @@ def _judge(
             if last is not None and not last.withdrawn and last.fingerprint == fingerprint:
                 continue
             alerts.append(alert)
-            emitted[alert_id] = EmittedAlert(
+            update = EmittedAlert(
                 revision=revision,
                 evidence_ids=sorted(ev.event_id for ev in finding.evidence),
                 localities=finding.localities,
@@ -149,16 +155,19 @@ def _judge(
             )
         elif last is not None and not last.withdrawn:
             alerts.append(_withdrawal(alert_id, revision, rule, state, last))
-            emitted[alert_id] = last.model_copy(update={"revision": revision, "withdrawn": True})
-    update: dict[str, object] = {"emitted": emitted}
+            update = EmittedAlert(
+                revision, last.evidence_ids, last.fingerprint, last.localities, withdrawn=True
+            )
+        else:
+            continue
+        if changed is None:
+            changed = dict(emitted)
+        changed[alert_id] = update
+    if changed is not None:
+        state.emitted = changed
     if decl is not None and settled:
-        update["context_judged_for"] = decl.event_id
-    return Outcome(
-        state.model_copy(update=update),
-        alerts,
-        judged=True,
-        deadline=open_leg_deadline(view),
-    )
+        state.context_judged_for = decl.event_id
+    return Outcome(state, alerts, judged=True, deadline=open_leg_deadline(view))
 
 
 def _fingerprint(alert: Alert) -> str:

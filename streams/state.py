@@ -1,19 +1,32 @@
-"""Per-shipment state the detection engine keeps (JSON-serialisable for Faust tables).
+"""Per-shipment state the detection engine keeps, and its JSON (the detection-state topic).
 
 Nothing is deleted: a corrected event stays in the state, marked as retracted, and the
 rules look only at the active (not retracted) events.
+
+Why a slotted class of tuples, not a pydantic model: the engine makes a new state for every
+event it judges, and at 5,000 events/s pydantic's copies, and the garbage collector's walks
+over their dicts, were most of the cost. Events arrive mostly in time order, so recording
+one is an append to a tuple (an insertion where it belongs when late), never a re-sort. A
+state is a value: treat it and what it holds as read-only (the engine changes only a copy
+it has just made, before anyone else sees it).
+
+The JSON is the one pydantic wrote for the model this replaced, field for field, so states
+written by earlier versions read, and earlier versions read these.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from operator import itemgetter
+from typing import Protocol, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import TypeAdapter
+from pydantic_core import to_json
 
 from schemas import (
-    CaseOutcome,
-    CaseState,
-    CaseStatus,
     CaseStep,
     CheckpointScanned,
     Event,
@@ -32,127 +45,105 @@ from streams.facts import (
     entities_of_declaration,
     implicated_by,
 )
+from streams.kept import (
+    AlertCase,
+    Correction,
+    Declaration,
+    EmittedAlert,
+    Scan,
+    Seizure,
+    Time,
+    canonical,
+    cases_json,
+    corrections_json,
+    declarations_json,
+    emitted_json,
+    scans_json,
+    seizures_json,
+)
 
-
-class Declaration(BaseModel):
-    """What the engine keeps of a shipment.declared event."""
-
-    event_id: str
-    occurred_at: AwareDatetime
-    route: list[str]
-    origin_country: str
-    categories: list[str]
-    destination_locality: str
-    # Fields added after the first release have defaults, so state stored by an older
-    # version still reads (the Faust table keeps it across upgrades).
-    checkpoint_id: str = ""  # where it was filed
-    weight_kg: float = 0.0  # declared total; 0 when unknown
-    # Who and what carries it: (kind, value) pairs, kind "party", "vehicle" or "driver".
-    entities: list[tuple[str, str]] = Field(default_factory=list)
-
-
-class Seizure(BaseModel):
-    """What the engine keeps of a seizure.recorded event: who and what it implicates."""
-
-    event_id: str
-    seizure_id: str
-    occurred_at: AwareDatetime
-    checkpoint_id: str
-    implicated: list[tuple[str, str]]  # (kind, value), as in Declaration.entities
-
-
-class Scan(BaseModel):
-    """What the engine keeps of a checkpoint.scanned event."""
-
-    event_id: str
-    checkpoint_id: str
-    occurred_at: AwareDatetime
-    direction: str = "passing"
-    weight_kg: float | None = None  # observed at a weighbridge
-
-
-class Correction(BaseModel):
-    """What the engine keeps of an event.corrected event."""
-
-    event_id: str
-    corrected_event_id: str
-    occurred_at: AwareDatetime
-    reason: str
-
-
-class EmittedAlert(BaseModel):
-    """The last revision of an alert sent out, and what it carried."""
-
-    revision: int
-    evidence_ids: list[str]
-    # A digest of everything the alert says (engine._fingerprint): a new revision goes out
-    # when it changes, so the latest revision never depends on when it was judged.
-    fingerprint: str = ""
-    localities: list[str] = Field(default_factory=list)
-    withdrawn: bool = False
-
-
-class AlertCase(BaseModel):
-    """What the engine keeps of the task forces' steps on one of the shipment's alerts."""
-
-    rule: str
-    case: CaseState = Field(default_factory=CaseState)
-
-    @property
-    def outcome(self) -> CaseOutcome | None:
-        """The outcome of the case, when its latest step closed it."""
-        return self.case.outcome if self.case.status == CaseStatus.CLOSED else None
-
-
-def _by_time(item: Declaration | Scan | Correction) -> tuple[AwareDatetime, str]:
-    return (item.occurred_at, item.event_id)
-
+__all__ = [
+    "AlertCase",
+    "Correction",
+    "Declaration",
+    "EmittedAlert",
+    "Scan",
+    "Seizure",
+    "ShipmentState",
+    "canonical",
+    "decode_state",
+    "encode_state",
+]
 
 STATE_VERSION = 1
 
 
-class ShipmentState(BaseModel):
+@dataclass(slots=True)
+class ShipmentState:
     """Everything the engine knows about one shipment.
 
-    Stored as JSON in the Faust table: a field added later must have a default, so that
-    state written by an older version still reads; ``state_version`` is for migrations
-    that cannot be expressed that way.
+    Stored as JSON (:func:`encode_state`): a field added later must have a default, so
+    that state written by an older version still reads; ``state_version`` is for
+    migrations that cannot be expressed that way (:func:`decode_state`).
     """
 
-    state_version: int = STATE_VERSION
     shipment_id: str
-    declarations: list[Declaration] = Field(default_factory=list)  # by event time
-    scans: list[Scan] = Field(default_factory=list)  # by event time, then event id
-    corrections: list[Correction] = Field(default_factory=list)  # by event time
-    other_event_ids: list[str] = Field(default_factory=list)  # events no rule reads yet
+    state_version: int = STATE_VERSION
+    declarations: tuple[Declaration, ...] = ()  # by event time
+    scans: tuple[Scan, ...] = ()  # by event time, then event id
+    corrections: tuple[Correction, ...] = ()  # by event time
+    other_event_ids: tuple[str, ...] = ()  # events no rule reads yet
     # Event time: the partition's watermark when this shipment was last judged, events that
     # arrived after it had passed them (late), and when the goods were held (a seizure).
-    watermark: AwareDatetime | None = None
-    late_event_ids: list[str] = Field(default_factory=list)
-    held_at: AwareDatetime | None = None
-    seizures: list[Seizure] = Field(default_factory=list)
+    watermark: Time | None = None
+    late_event_ids: tuple[str, ...] = ()
+    held_at: Time | None = None
+    seizures: tuple[Seizure, ...] = ()
     # The latest event time of any of its events: the state is kept for the retention after
     # it (streams/handler.py), then dropped.
-    last_event_at: AwareDatetime | None = None
+    last_event_at: Time | None = None
     # The declaration the rules about other shipments (links, corridors) last judged, once
     # the global low watermark had passed it; "" while they still wait for it.
     context_judged_for: str = ""
-    emitted: dict[str, EmittedAlert] = Field(default_factory=dict)  # by alert id
-    cases: dict[str, AlertCase] = Field(default_factory=dict)  # by alert id
+    emitted: dict[str, EmittedAlert] = field(default_factory=dict)  # by alert id
+    cases: dict[str, AlertCase] = field(default_factory=dict)  # by alert id
+
+    def copy(self) -> ShipmentState:
+        """A shallow copy (what it holds is immutable or replaced, never changed)."""
+        new = _blank(ShipmentState)
+        new.shipment_id = self.shipment_id
+        new.state_version = self.state_version
+        new.declarations = self.declarations
+        new.scans = self.scans
+        new.corrections = self.corrections
+        new.other_event_ids = self.other_event_ids
+        new.watermark = self.watermark
+        new.late_event_ids = self.late_event_ids
+        new.held_at = self.held_at
+        new.seizures = self.seizures
+        new.last_event_at = self.last_event_at
+        new.context_judged_for = self.context_judged_for
+        new.emitted = self.emitted
+        new.cases = self.cases
+        return new
 
     def with_case_step(self, step: CaseStep) -> ShipmentState:
         """A copy with the task force's step on one of this shipment's alerts recorded (a
-        repeated step changes nothing: schemas.cases.case_after)."""
+        repeated step changes nothing, and returns this same state:
+        schemas.cases.case_after)."""
         known = self.cases.get(step.alert_id) or AlertCase(rule=step.rule.value)
-        after = known.model_copy(update={"case": case_after(known.case, step)})
+        after = AlertCase(known.rule, case_after(known.case, step))
         if after == known:
             return self
-        return self.model_copy(update={"cases": {**self.cases, step.alert_id: after}})
+        new = self.copy()
+        new.cases = {**self.cases, step.alert_id: after}
+        return new
 
-    def own_facts(self, event_ids: list[str]) -> list[tuple[str, str, AwareDatetime]]:
+    def own_facts(self, event_ids: list[str]) -> list[tuple[str, str, datetime]]:
         """(event id, checkpoint id, event time) of the declarations and scans of this
         shipment among ``event_ids``, in that order."""
-        known = {d.event_id: d for d in self.declarations} | {s.event_id: s for s in self.scans}
+        known: dict[str, Declaration | Scan] = {d.event_id: d for d in self.declarations}
+        known |= {s.event_id: s for s in self.scans}
         return [
             (eid, known[eid].checkpoint_id, known[eid].occurred_at)
             for eid in event_ids
@@ -162,9 +153,9 @@ class ShipmentState(BaseModel):
     def has_seen(self, event_id: str) -> bool:
         return (
             event_id in self.other_event_ids
-            or any(d.event_id == event_id for d in self.declarations)
-            or any(s.event_id == event_id for s in self.scans)
-            or any(c.event_id == event_id for c in self.corrections)
+            or event_id in map(_event_id, self.scans)
+            or event_id in map(_event_id, self.declarations)
+            or event_id in map(_event_id, self.corrections)
         )
 
     @property
@@ -188,9 +179,11 @@ class ShipmentState(BaseModel):
         return active[-1] if active else None
 
     @property
-    def active_scans(self) -> list[Scan]:
+    def active_scans(self) -> tuple[Scan, ...]:
+        if not self.corrections:
+            return self.scans
         retracted = self.retracted
-        return [s for s in self.scans if s.event_id not in retracted] if retracted else self.scans
+        return tuple(s for s in self.scans if s.event_id not in retracted)
 
     def facts(self) -> Iterator[Fact]:
         """What other shipments' rules read of this one: its declarations (retracted ones
@@ -201,7 +194,7 @@ class ShipmentState(BaseModel):
                 decl.event_id,
                 decl.occurred_at,
                 decl.checkpoint_id,
-                tuple((k, v) for k, v in decl.entities),
+                decl.entities,
             )
         for seizure in self.seizures:
             yield SeizureFact(
@@ -210,7 +203,7 @@ class ShipmentState(BaseModel):
                 seizure.seizure_id,
                 seizure.occurred_at,
                 seizure.checkpoint_id,
-                tuple((k, v) for k, v in seizure.implicated),
+                seizure.implicated,
             )
         for alert_id in self.cases:
             yield self.case_fact(alert_id)
@@ -231,68 +224,126 @@ class ShipmentState(BaseModel):
 
     def with_event(self, event: Event) -> ShipmentState:
         """A copy of this state with the event recorded."""
-        update: dict[str, object] = {}
-        if self.last_event_at is None or event.occurred_at > self.last_event_at:
-            update["last_event_at"] = event.occurred_at
-        if isinstance(event, ShipmentDeclared):
-            decl = Declaration(
-                event_id=event.event_id,
-                occurred_at=event.occurred_at,
-                checkpoint_id=event.checkpoint_id,
-                route=list(event.declared_route),
-                origin_country=event.origin_country,
-                categories=sorted({line.category.value for line in event.goods}),
-                destination_locality=event.destination_locality,
-                weight_kg=float(event.total_weight_kg),
-                entities=list(entities_of_declaration(event)),
-            )
-            update["declarations"] = sorted([*self.declarations, decl], key=_by_time)
-        elif isinstance(event, CheckpointScanned):
+        new = self.copy()
+        new.record(event)
+        return new
+
+    def record(self, event: Event) -> None:
+        """Record the event in this state, in place: only for a copy just made (the
+        engine's, before it returns it), never for a state someone else holds."""
+        at = canonical(event.occurred_at)
+        if self.last_event_at is None or at > self.last_event_at:
+            self.last_event_at = at
+        if isinstance(event, CheckpointScanned):  # most events
+            weight = event.observed_weight_kg
             scan = Scan(
-                event_id=event.event_id,
-                checkpoint_id=event.checkpoint_id,
-                occurred_at=event.occurred_at,
-                direction=event.direction.value,
-                weight_kg=None
-                if event.observed_weight_kg is None
-                else float(event.observed_weight_kg),
+                event.event_id,
+                event.checkpoint_id,
+                at,
+                event.direction.value,
+                None if weight is None else float(weight),
             )
-            update["scans"] = sorted([*self.scans, scan], key=_by_time)
+            self.scans = _inserted(self.scans, scan)
+        elif isinstance(event, ShipmentDeclared):
+            decl = Declaration(
+                event.event_id,
+                at,
+                tuple(event.declared_route),
+                event.origin_country,
+                tuple(sorted({line.category.value for line in event.goods})),
+                event.destination_locality,
+                event.checkpoint_id,
+                float(event.total_weight_kg),
+                entities_of_declaration(event),
+            )
+            self.declarations = _inserted(self.declarations, decl)
         elif isinstance(event, EventCorrected):
             correction = Correction(
-                event_id=event.event_id,
-                corrected_event_id=event.corrected_event_id,
-                occurred_at=event.occurred_at,
-                reason=event.reason.value,
+                event.event_id, event.corrected_event_id, at, event.reason.value
             )
-            update["corrections"] = sorted([*self.corrections, correction], key=_by_time)
+            self.corrections = _inserted(self.corrections, correction)
         else:
-            update["other_event_ids"] = [*self.other_event_ids, event.event_id]
+            self.other_event_ids = (*self.other_event_ids, event.event_id)
             if isinstance(event, SeizureRecorded):
-                update["seizures"] = [*self.seizures, _seizure(event)]
+                seizure = Seizure(
+                    event.event_id,
+                    event.seizure_id,
+                    at,
+                    event.checkpoint_id,
+                    implicated_by(event),
+                )
+                self.seizures = (*self.seizures, seizure)
             held = isinstance(event, SeizureRecorded) or (
                 isinstance(event, InspectionRecorded) and event.outcome == InspectionOutcome.SEIZED
             )
-            if held and (self.held_at is None or event.occurred_at < self.held_at):
-                update["held_at"] = event.occurred_at
-        return self.model_copy(update=update)
+            if held and (self.held_at is None or at < self.held_at):
+                self.held_at = at
 
 
-def _seizure(event: SeizureRecorded) -> Seizure:
-    return Seizure(
-        event_id=event.event_id,
-        seizure_id=event.seizure_id,
-        occurred_at=event.occurred_at,
-        checkpoint_id=event.checkpoint_id,
-        implicated=list(implicated_by(event)),
-    )
+_blank = object.__new__
+_event_id = itemgetter(0)  # of a Scan, Declaration or Correction
+
+
+def _by_time(item: _Timed) -> tuple[datetime, str]:
+    return (item.occurred_at, item.event_id)
+
+
+class _Timed(Protocol):
+    @property
+    def occurred_at(self) -> datetime: ...
+
+    @property
+    def event_id(self) -> str: ...
+
+
+K = TypeVar("K", bound=_Timed)
+
+
+def _inserted(items: tuple[K, ...], item: K) -> tuple[K, ...]:
+    """``items`` (by event time, then event id) with ``item`` where it belongs: at the end
+    for an event in order (nearly all), after any equal key (as a stable sort would)."""
+    key = (item.occurred_at, item.event_id)
+    if not items or (items[-1].occurred_at, items[-1].event_id) <= key:
+        return (*items, item)
+    i = bisect.bisect_right(items, key, key=_by_time)
+    return (*items[:i], item, *items[i:])
+
+
+# -- JSON ------------------------------------------------------------------------------
 
 
 def encode_state(state: ShipmentState) -> bytes:
     """The state as stored in the detection-state topic (JSON)."""
-    return state.model_dump_json().encode()
+    return to_json(
+        {
+            "state_version": state.state_version,
+            "shipment_id": state.shipment_id,
+            "declarations": declarations_json(state.declarations),
+            "scans": scans_json(state.scans),
+            "corrections": corrections_json(state.corrections),
+            "other_event_ids": state.other_event_ids,
+            "watermark": state.watermark,
+            "late_event_ids": state.late_event_ids,
+            "held_at": state.held_at,
+            "seizures": seizures_json(state.seizures),
+            "last_event_at": state.last_event_at,
+            "context_judged_for": state.context_judged_for,
+            "emitted": emitted_json(state.emitted),
+            "cases": cases_json(state.cases),
+        }
+    )
+
+
+# Reads the JSON above (pydantic_core's parser and validation; times made canonical): the
+# same lax reading as the pydantic model this class replaced, so whatever read then reads.
+_STORED: TypeAdapter[ShipmentState] = TypeAdapter(ShipmentState)
 
 
 def decode_state(value: bytes) -> ShipmentState:
-    """A stored state (pydantic's ValidationError when it does not read)."""
-    return ShipmentState.model_validate_json(value)
+    """A stored state. Raises pydantic's ValidationError (a ValueError) when it does not
+    read.
+
+    Reads what every version wrote: the fields added since the first release have
+    defaults. A future change of format that they cannot express bumps ``state_version``
+    and converts older states here, before validation."""
+    return _STORED.validate_json(value)

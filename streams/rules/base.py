@@ -1,12 +1,14 @@
-"""What every rule returns, and small helpers they share."""
+"""What every rule returns, what a judgement computes once for all rules, and small helpers
+they share."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
-from schemas import Evidence, GoodsCategory, Registry, Rule
+from schemas import CheckpointKind, Evidence, GoodsCategory, Registry, Rule
 from streams.config import DetectionConfig
 from streams.context import DetectionContext
 from streams.state import Declaration, Scan, ShipmentState
@@ -28,33 +30,124 @@ class Finding:
         return max(0, min(100, sum(self.severity_factors.values())))
 
 
-T = TypeVar("T")
+V = TypeVar("V")
 
 
-@dataclass
+class _ByCheckpoint(dict[str, V]):
+    """A checkpoint's attribute by id; an unknown id raises what the registry raises
+    (UnknownReferenceError), as ``registry.checkpoint(id)`` did in the rules."""
+
+    def __init__(self, registry: Registry, values: dict[str, V]) -> None:
+        super().__init__(values)
+        self.registry = registry
+
+    def __missing__(self, checkpoint_id: str) -> V:
+        self.registry.checkpoint(checkpoint_id)  # raises for an unknown id
+        raise KeyError(checkpoint_id)  # pragma: no cover (known ids are all in here)
+
+
+class _RoadFrom(dict[str, float]):
+    """Road km from one checkpoint, filled from the registry (the same floats) as asked."""
+
+    def __init__(self, registry: Registry, origin: str) -> None:
+        super().__init__()
+        self.registry, self.origin = registry, origin
+
+    def __missing__(self, to: str) -> float:
+        km = self[to] = self.registry.road_distance_km(self.origin, to)
+        return km
+
+
+class Road(dict[str, _RoadFrom]):
+    def __init__(self, registry: Registry) -> None:
+        super().__init__()
+        self.registry = registry
+
+    def __missing__(self, origin: str) -> _RoadFrom:
+        row = self[origin] = _RoadFrom(self.registry, origin)
+        return row
+
+
+class Places:
+    """The registry's answers the rules ask for on every judgement, as plain dict lookups:
+    ``road[a][b]`` is ``registry.road_distance_km(a, b)``, ``locality[cp]`` is
+    ``registry.checkpoint(cp).locality``, and so on (a method call, a try and an enum
+    property per question added up to a good part of a judgement)."""
+
+    def __init__(self, registry: Registry) -> None:
+        cps = registry.checkpoints.values()
+        self.road = Road(registry)
+        self.locality = _ByCheckpoint(registry, {cp.id: cp.locality for cp in cps})
+        self.corridor = _ByCheckpoint(registry, {cp.id: cp.corridor for cp in cps})
+        self.entry_point = _ByCheckpoint(registry, {cp.id: cp.kind.is_entry_point for cp in cps})
+        self.border_gate = _ByCheckpoint(
+            registry, {cp.id: cp.kind == CheckpointKind.BORDER_GATE for cp in cps}
+        )
+
+
+_PLACES: WeakKeyDictionary[Registry, Places] = WeakKeyDictionary()
+
+
+def places_of(registry: Registry) -> Places:
+    """The lookups of ``registry``, made once (a registry is immutable)."""
+    places = _PLACES.get(registry)
+    if places is None:
+        places = _PLACES[registry] = Places(registry)
+    return places
+
+
+@dataclass(slots=True)
 class View:
-    """One judgement of one shipment: its state and what several rules derive from it
-    (computed once per judgement, through :meth:`memo`)."""
+    """One judgement of one shipment: its state and what several rules derive from it,
+    computed once per judgement (the active scans and declaration here; the impossible
+    pairs, implausible scans and legs by the rules' modules, in the slots below; anything
+    else through :meth:`memo`)."""
 
     state: ShipmentState
     config: DetectionConfig
     registry: Registry
     context: DetectionContext | None = None  # other shipments' facts, when settled
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    decl: Declaration | None = field(init=False, repr=False)
+    active: tuple[Scan, ...] = field(init=False, repr=False)
+    places: Places = field(init=False, repr=False)
+    pairs: list[tuple[Scan, Scan, float, float]] | None = field(
+        default=None, init=False, repr=False
+    )
+    implausible: set[str] | None = field(default=None, init=False, repr=False)
+    legs: list[Any] | None = field(default=None, init=False, repr=False)
 
-    def memo(self, key: str, compute: Callable[[], T]) -> T:
+    def __post_init__(self) -> None:
+        self.decl = self.state.declaration
+        self.active = self.state.active_scans
+        self.places = places_of(self.registry)
+
+    def memo(self, key: str, compute: Callable[[], V]) -> V:
         if key not in self._memo:
             self._memo[key] = compute()
-        value: T = self._memo[key]
+        value: V = self._memo[key]
         return value
 
 
 RuleFn = Callable[[View], Finding | None]
 
+_HEALTH = {category.value: category.endangers_health for category in GoodsCategory}
+
+
+def endangers_health(decl: Declaration) -> bool:
+    """Whether the declaration has goods that endanger health."""
+    for category in decl.categories:
+        health = _HEALTH.get(category)
+        if health is None:
+            health = GoodsCategory(category).endangers_health  # raises for an unknown one
+        if health:
+            return True
+    return False
+
 
 def health_factor(decl: Declaration | None, config: DetectionConfig) -> dict[str, int]:
     """The bonus for goods that endanger health, when the declaration has any."""
-    if decl is not None and any(GoodsCategory(c).endangers_health for c in decl.categories):
+    if decl is not None and endangers_health(decl):
         return {"health_goods": config.severity.health_goods_bonus}
     return {}
 
@@ -76,9 +169,10 @@ def localities_of(
     registry: Registry, decl: Declaration | None, evidence: list[Evidence]
 ) -> list[str]:
     """Every locality involved: the declared route's, the destination, the evidence's."""
-    codes = {registry.checkpoint(ev.checkpoint_id).locality for ev in evidence}
+    locality = places_of(registry).locality
+    codes = {locality[ev.checkpoint_id] for ev in evidence}
     if decl is not None:
-        codes |= {registry.checkpoint(cp).locality for cp in decl.route}
+        codes.update(locality[cp] for cp in decl.route)
         codes.add(decl.destination_locality)
     return sorted(codes)
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from schemas import Evidence, GoodsCategory, Rule
+from schemas import Evidence, Rule
 from streams.context import Entity, IncidentRef, SeizureRef, Sighting
-from streams.rules.base import Finding, View, health_factor, localities_of
+from streams.rules.base import Finding, View, endangers_health, health_factor, localities_of
 from streams.state import Declaration
 
 KIND_VI = {"party": "đối tác", "vehicle": "phương tiện", "driver": "lái xe"}
@@ -55,7 +55,7 @@ def linked_to_offender(view: View) -> Finding | None:
     """A party, vehicle or driver implicated in an earlier seizure, or seen on an earlier
     declaration with one that was."""
     state, config, ctx = view.state, view.config, view.context
-    decl, cfg = state.declaration, config.linked_to_offender
+    decl, cfg = view.decl, config.linked_to_offender
     if decl is None or ctx is None or not decl.entities:
         return None
     before, sid = decl.occurred_at, state.shipment_id
@@ -156,14 +156,13 @@ def high_risk_corridor(view: View) -> Finding | None:
     """Goods that endanger health declared on a corridor with recent seizures, or with
     alerts the task forces confirmed."""
     state, config, registry, ctx = view.state, view.config, view.registry, view.context
-    decl, cfg = state.declaration, config.high_risk_corridor
-    if decl is None or ctx is None:
-        return None
-    if not any(GoodsCategory(c).endangers_health for c in decl.categories):
+    decl, cfg = view.decl, config.high_risk_corridor
+    if decl is None or ctx is None or not endangers_health(decl):
         return None
     before = decl.occurred_at
     since = before - timedelta(days=cfg.window_days)
-    corridors = sorted({registry.checkpoint(cp).corridor for cp in decl.route})
+    corridor_of = view.places.corridor
+    corridors = sorted({corridor_of[cp] for cp in decl.route})
     seized = sorted(
         {
             ref
@@ -187,13 +186,13 @@ def high_risk_corridor(view: View) -> Finding | None:
     if not seized and not confirmed:
         return None
     places = [r.checkpoint_id for r in seized] + [f.checkpoint_id for f in confirmed.values()]
-    hot = sorted({registry.checkpoint(cp).corridor for cp in places})
+    hot = sorted({corridor_of[cp] for cp in places})
     evidence = [_declared(decl, "health goods declared on " + ", ".join(hot))]
     for ref in seized[: cfg.max_seizures]:
-        corridor = registry.checkpoint(ref.checkpoint_id).corridor
+        corridor = corridor_of[ref.checkpoint_id]
         evidence.append(_seized(ref, f"seizure {ref.seizure_id} on {corridor}"))
     for fact in list(confirmed.values())[: cfg.max_seizures]:
-        corridor = registry.checkpoint(fact.checkpoint_id).corridor
+        corridor = corridor_of[fact.checkpoint_id]
         evidence.append(
             Evidence(
                 event_id=fact.event_id,

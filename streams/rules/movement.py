@@ -3,7 +3,6 @@ should be."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from itertools import pairwise
 
 from schemas import Evidence, Rule
@@ -13,35 +12,44 @@ from streams.state import Scan
 
 def impossible_pairs(view: View) -> list[tuple[Scan, Scan, float, float]]:
     """Consecutive active scans (before, after, road km, hours) that no truck could make."""
-    return view.memo("impossible_pairs", lambda: list(_impossible_pairs(view)))
+    pairs = view.pairs
+    if pairs is None:
+        pairs = view.pairs = _impossible_pairs(view)
+    return pairs
 
 
-def _impossible_pairs(view: View) -> Iterator[tuple[Scan, Scan, float, float]]:
-    state, config, registry = view.state, view.config, view.registry
-    cfg = config.impossible_travel
-    for before, after in pairwise(state.active_scans):
-        km = registry.road_distance_km(before.checkpoint_id, after.checkpoint_id)
-        if km < cfg.min_distance_km:
+def _impossible_pairs(view: View) -> list[tuple[Scan, Scan, float, float]]:
+    cfg = view.config.impossible_travel
+    min_km, max_kmh = cfg.min_distance_km, cfg.max_speed_kmh
+    road = view.places.road
+    pairs = []
+    for before, after in pairwise(view.active):
+        km = road[before.checkpoint_id][after.checkpoint_id]
+        if km < min_km:
             continue
         hours = (after.occurred_at - before.occurred_at).total_seconds() / 3600
         # rounded: times have microseconds, and a thousandth of a km/h means nothing
-        if hours > 0 and round(km / hours, 3) <= cfg.max_speed_kmh:
+        if hours > 0 and round(km / hours, 3) <= max_kmh:
             continue
-        yield before, after, km, hours
+        pairs.append((before, after, km, hours))
+    return pairs
 
 
 def implausible_scan_ids(view: View) -> set[str]:
     """Scans that cannot be the declared vehicle: in an impossible transition and off the
     declared route (the clone of a cloned document; without a declaration, both scans).
     Route and timing rules leave them to impossible_travel."""
-    return view.memo("implausible", lambda: _implausible_scan_ids(view))
+    implausible = view.implausible
+    if implausible is None:
+        implausible = view.implausible = _implausible_scan_ids(view)
+    return implausible
 
 
 def _implausible_scan_ids(view: View) -> set[str]:
     pairs = impossible_pairs(view)
     if not pairs:  # nearly every judgement
         return set()
-    decl = view.state.declaration
+    decl = view.decl
     route = set(decl.route) if decl else set()
     return {scan.event_id for pair in pairs for scan in pair[:2] if scan.checkpoint_id not in route}
 
@@ -62,7 +70,7 @@ def impossible_travel(view: View) -> Finding | None:
         evidence.append(evidence_of(after, f"{km:.0f} km from {before.checkpoint_id}, {speed}", km))
     if not evidence:
         return None
-    factors = {"impossible_speed": cfg.base, **health_factor(state.declaration, config)}
+    factors = {"impossible_speed": cfg.base, **health_factor(view.decl, config)}
     if cloned:
         factors["cloned_documents"] = cfg.cloned_documents_bonus
     (a_vi, a_en), (b_vi, b_en) = (place(registry, ev.checkpoint_id) for ev in evidence[:2])
@@ -70,7 +78,7 @@ def impossible_travel(view: View) -> Finding | None:
         rule=Rule.IMPOSSIBLE_TRAVEL,
         evidence=evidence,
         severity_factors=factors,
-        localities=localities_of(registry, state.declaration, evidence),
+        localities=localities_of(registry, view.decl, evidence),
         explanation_vi=(
             f"Lô hàng {state.shipment_id} được ghi nhận tại {a_vi} và {b_vi} cách nhau "
             f"{evidence[1].distance_km} km trong thời gian quá ngắn"
@@ -87,8 +95,8 @@ def impossible_travel(view: View) -> Finding | None:
 def weight_change(view: View) -> Finding | None:
     """A weighing beyond tolerance of the declared weight or of the previous weighing."""
     state, config, registry = view.state, view.config, view.registry
-    decl, cfg = state.declaration, config.weight_change
-    weighed = [s for s in state.active_scans if s.weight_kg is not None]
+    decl, cfg = view.decl, config.weight_change
+    weighed = [s for s in view.active if s.weight_kg is not None]
     if decl is None or not weighed or decl.weight_kg <= 0:
         return None
     evidence: list[Evidence] = []

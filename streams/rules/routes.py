@@ -3,7 +3,7 @@ passing a border, or around in a loop."""
 
 from __future__ import annotations
 
-from schemas import CheckpointKind, Evidence, Rule
+from schemas import Evidence, Rule
 from streams.rules.base import Finding, View, evidence_of, health_factor, localities_of, place
 from streams.rules.movement import implausible_scan_ids
 
@@ -11,22 +11,29 @@ from streams.rules.movement import implausible_scan_ids
 def route_deviation(view: View) -> Finding | None:
     """Scans at checkpoints outside the declared route (beyond the corridor tolerance)."""
     state, config, registry = view.state, view.config, view.registry
-    decl, cfg = state.declaration, config.route_deviation
+    decl, cfg = view.decl, config.route_deviation
     if decl is None:
         return None
     evidence: list[Evidence] = []
-    implausible = implausible_scan_ids(view)
-    for scan in state.active_scans:
-        if scan.checkpoint_id in decl.route or scan.event_id in implausible:
+    declared = decl.route
+    implausible: set[str] | None = None
+    for scan in view.active:
+        if scan.checkpoint_id in declared:  # nearly every scan
             continue
-        nearest = min(decl.route, key=lambda cp: registry.road_distance_km(scan.checkpoint_id, cp))
-        distance = registry.road_distance_km(scan.checkpoint_id, nearest)
+        if implausible is None:
+            implausible = implausible_scan_ids(view)
+        if scan.event_id in implausible:
+            continue
+        km_to = view.places.road[scan.checkpoint_id]
+        nearest = min(declared, key=km_to.__getitem__)
+        distance = km_to[nearest]
         if distance > cfg.tolerance_km:
             evidence.append(evidence_of(scan, f"nearest declared checkpoint {nearest}", distance))
     if not evidence:
         return None
-    route_localities = {registry.checkpoint(cp).locality for cp in decl.route}
-    off_localities = {registry.checkpoint(ev.checkpoint_id).locality for ev in evidence}
+    locality = view.places.locality
+    route_localities = {locality[cp] for cp in declared}
+    off_localities = {locality[ev.checkpoint_id] for ev in evidence}
     factors = {"off_route_scan": cfg.base, **health_factor(decl, config)}
     if len(evidence) > 1:
         factors["repeated_deviation"] = cfg.per_extra_deviation * min(3, len(evidence) - 1)
@@ -57,14 +64,14 @@ def route_deviation(view: View) -> Finding | None:
 def entry_without_border_passage(view: View) -> Finding | None:
     """Foreign goods seen inland before any border gate, port or airport passage."""
     state, config, registry = view.state, view.config, view.registry
-    decl = state.declaration
+    decl = view.decl
     if decl is None or decl.origin_country == "VN":
         return None
-    filed_at = registry.checkpoints.get(decl.checkpoint_id)
-    if filed_at is not None and filed_at.kind.is_entry_point:
+    entry_point = view.places.entry_point
+    if entry_point.get(decl.checkpoint_id):
         return None  # declared at the border: that is the passage
-    for scan in state.active_scans:
-        if registry.checkpoint(scan.checkpoint_id).kind.is_entry_point:
+    for scan in view.active:
+        if entry_point[scan.checkpoint_id]:
             return None
         evidence = [evidence_of(scan, f"origin {decl.origin_country}, no border passage")]
         where_vi, where_en = place(registry, scan.checkpoint_id)
@@ -93,23 +100,27 @@ def circular_routing(view: View) -> Finding | None:
     entry for two scans after two elsewhere (a single scan away or back is a detour)."""
     state, config, registry = view.state, view.config, view.registry
     implausible = implausible_scan_ids(view)
-    scans = [s for s in state.active_scans if s.event_id not in implausible]
+    scans = (
+        [s for s in view.active if s.event_id not in implausible] if implausible else view.active
+    )
     if not scans:
         return None
+    places = view.places
+    locality_of, entry_point, border_gate = places.locality, places.entry_point, places.border_gate
     evidence: list[Evidence] = []
-    entry_locality = registry.checkpoint(scans[0].checkpoint_id).locality
+    entry_locality = locality_of[scans[0].checkpoint_id]
     left_country = False
     outside = 0  # consecutive scans outside the province of entry
     back: list[Evidence] = []  # consecutive scans back in it after that
     looped = False
     for scan in scans[1:]:
-        cp = registry.checkpoint(scan.checkpoint_id)
-        if cp.kind == CheckpointKind.BORDER_GATE and scan.direction == "outbound":
+        cp_id = scan.checkpoint_id
+        if scan.direction == "outbound" and border_gate[cp_id]:
             left_country = True
-        elif left_country and cp.kind.is_entry_point and scan.direction == "inbound":
+        elif left_country and scan.direction == "inbound" and entry_point[cp_id]:
             evidence.append(evidence_of(scan, "re-entered the country after leaving it"))
             left_country = False
-        if cp.locality != entry_locality:
+        if locality_of[cp_id] != entry_locality:
             if back:
                 outside, back = 0, []
             outside += 1
@@ -128,9 +139,9 @@ def circular_routing(view: View) -> Finding | None:
         evidence=evidence,
         severity_factors={
             "loop": config.circular_routing.base,
-            **health_factor(state.declaration, config),
+            **health_factor(view.decl, config),
         },
-        localities=localities_of(registry, state.declaration, evidence),
+        localities=localities_of(registry, view.decl, evidence),
         explanation_vi=(
             f"Lô hàng {state.shipment_id} đi vòng: quay lại qua {where_vi} sau khi đã rời đi, "
             f"có thể nhằm hợp thức hóa xuất xứ."

@@ -8,28 +8,35 @@ speed, plus slack, plus border clearance after a gate, port or airport.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from schemas import Evidence, Registry, Rule
-from streams.rules.base import Finding, View, evidence_of, health_factor, localities_of, place
+from schemas import Evidence, Rule
+from streams.rules.base import (
+    Finding,
+    Road,
+    View,
+    evidence_of,
+    health_factor,
+    localities_of,
+    place,
+)
 from streams.rules.movement import implausible_scan_ids
 from streams.state import Declaration, Scan
 
 
-@dataclass(frozen=True)
-class Leg:
+class Leg(NamedTuple):
     start: Scan
     target: str  # checkpoint expected next
     budget: timedelta
     end: datetime | None  # time of the next scan; None for the open leg
 
 
-def _km_along(registry: Registry, route: list[str], i: int, j: int) -> float:
-    return sum(registry.road_distance_km(route[k], route[k + 1]) for k in range(i, j))
+def _km_along(road: Road, route: tuple[str, ...], i: int, j: int) -> float:
+    return sum(road[route[k]][route[k + 1]] for k in range(i, j))
 
 
-def _index_after(route: list[str], checkpoint: str, after: int) -> int:
+def _index_after(route: tuple[str, ...], checkpoint: str, after: int) -> int:
     """Position of ``checkpoint`` in ``route`` after ``after`` (-1: not there, or ``after`` is
     off the route)."""
     if after < 0 or checkpoint not in route[after + 1 :]:
@@ -39,17 +46,24 @@ def _index_after(route: list[str], checkpoint: str, after: int) -> int:
 
 def legs(view: View) -> list[Leg]:
     """The shipment's legs so far, the open one last (when it has not arrived or been held)."""
-    return view.memo("legs", lambda: _legs(view))
+    found = view.legs
+    if found is None:
+        found = view.legs = _legs(view)
+    return found
 
 
 def _legs(view: View) -> list[Leg]:
-    state, config, registry = view.state, view.config, view.registry
-    decl = state.declaration
+    state, config = view.state, view.config
+    decl = view.decl
     if decl is None:
         return []
     implausible = implausible_scan_ids(view)
-    scans = [s for s in state.active_scans if s.event_id not in implausible]
+    scans = (
+        [s for s in view.active if s.event_id not in implausible] if implausible else view.active
+    )
     cfg, route = config.unexplained_stop, decl.route
+    road, entry_point = view.places.road, view.places.entry_point
+    last = len(route) - 1
     result: list[Leg] = []
     pos = -1  # index in the declared route of the latest scan on it
     for i, scan in enumerate(scans):
@@ -60,19 +74,19 @@ def _legs(view: View) -> list[Leg]:
         if nxt is not None:
             there = _index_after(route, nxt.checkpoint_id, here)
             km = (
-                _km_along(registry, route, here, there)
+                _km_along(road, route, here, there)
                 if here >= 0 and there > here
-                else registry.road_distance_km(scan.checkpoint_id, nxt.checkpoint_id)
+                else road[scan.checkpoint_id][nxt.checkpoint_id]
             )
             target, end = nxt.checkpoint_id, nxt.occurred_at
         else:
-            if here == len(route) - 1 or (here < 0 and pos == len(route) - 1):
+            if here == last or (here < 0 and pos == last):
                 break  # arrived at the destination
             target = route[max(here, pos) + 1]
-            km = registry.road_distance_km(scan.checkpoint_id, target)
+            km = road[scan.checkpoint_id][target]
             end = None
         hours = km / cfg.min_speed_kmh + cfg.slack_hours
-        if registry.checkpoint(scan.checkpoint_id).kind.is_entry_point:
+        if entry_point[scan.checkpoint_id]:
             hours += cfg.clearance_hours
         result.append(Leg(scan, target, timedelta(hours=hours), end))
         pos = max(pos, here)
@@ -94,7 +108,7 @@ def unexplained_stop(view: View) -> Finding | None:
     """No scan for longer than the leg's budget, by the scans or by the watermark."""
     state, config, registry = view.state, view.config, view.registry
     evidence: list[Evidence] = []
-    decl: Declaration | None = state.declaration
+    decl: Declaration | None = view.decl
     for leg in legs(view):
         end = leg.end or state.watermark
         if end is None:

@@ -9,7 +9,7 @@ from schemas import VIETNAM_TZ, load_registry
 from streams import load_detection_config
 from streams.detect import ShipmentStore
 from streams.handler import Timers
-from streams.state import ShipmentState
+from streams.state import ShipmentState, decode_state
 
 REG, CONFIG = load_registry(), load_detection_config()
 
@@ -29,7 +29,7 @@ FIRST_RELEASE = {
 
 
 def test_first_release_state_reads():
-    state = ShipmentState.model_validate(FIRST_RELEASE)
+    state = decode_state(json.dumps(FIRST_RELEASE).encode())
     assert state.declaration is not None and state.declaration.weight_kg == 0.0
     assert state.emitted["ALR-x"].localities == []
     assert state.emitted["ALR-x"].fingerprint == ""  # re-sent once when next judged
