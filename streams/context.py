@@ -24,21 +24,25 @@ facts (declaration, passages) on their corridors, for shipments judged after tha
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from schemas import CaseOutcome, Registry
 from streams.facts import CaseFact, DeclarationFact, Entity, Fact, SeizureFact
+from streams.kept import canonical
 from streams.state import ShipmentState
 
 __all__ = ["DetectionContext", "Entity", "IncidentRef", "SeizureRef", "Sighting"]
 
 
-@dataclass(frozen=True, order=True)
-class SeizureRef:
+# The references are named tuples: they sort by event time first, as the indexes need, and
+# comparing or storing millions of them costs what a tuple does.
+
+
+class SeizureRef(NamedTuple):
     """A seizure implicating an entity (or made on a corridor), as evidence for others."""
 
     occurred_at: datetime
@@ -48,8 +52,7 @@ class SeizureRef:
     shipment_id: str
 
 
-@dataclass(frozen=True, order=True)
-class Sighting:
+class Sighting(NamedTuple):
     """A declaration on which two entities appeared together."""
 
     occurred_at: datetime
@@ -58,8 +61,7 @@ class Sighting:
     shipment_id: str
 
 
-@dataclass(frozen=True, order=True)
-class IncidentRef:
+class IncidentRef(NamedTuple):
     """One fact of an alert a task force confirmed: an incident on its checkpoint's
     corridor."""
 
@@ -71,38 +73,53 @@ class IncidentRef:
     shipment_id: str
 
 
-def _at(ref: SeizureRef | Sighting | IncidentRef) -> datetime:
-    return ref.occurred_at
-
-
 Ref = TypeVar("Ref", SeizureRef, Sighting, IncidentRef)
 
 
 def _window(refs: list[Ref], since: datetime | None, before: datetime) -> list[Ref]:
-    lo = 0 if since is None else bisect.bisect_left(refs, since, key=_at)
-    return refs[lo : bisect.bisect_left(refs, before, key=_at)]
+    # (t,) sorts before every reference at t and after every earlier one
+    lo = 0 if since is None else bisect.bisect_left(refs, (since,))
+    return refs[lo : bisect.bisect_left(refs, (before,))]
 
 
 def _drop_before(refs: list[Ref], cutoff: datetime) -> list[Ref]:
-    return refs[bisect.bisect_left(refs, cutoff, key=_at) :]
+    return refs[bisect.bisect_left(refs, (cutoff,)) :]
+
+
+class _Indexed(NamedTuple):
+    """A declaration or seizure fed in, in the order the retention drops them."""
+
+    occurred_at: datetime
+    event_id: str
+    declared: bool  # a declaration (else a seizure)
+    entities: tuple[Entity, ...]  # declared together, or implicated
 
 
 class DetectionContext:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        # Event time up to which the facts are complete, set by whoever feeds them.
-        self.watermark: datetime | None = None
+        self._watermark: datetime | None = None
         self._cutoff: datetime | None = None  # facts before this were pruned
         self._indexed: dict[str, datetime] = {}  # fact keys already fed in -> event time
+        self._by_time: list[_Indexed] = []  # the same facts, a heap by event time
         self._seized: dict[Entity, list[SeizureRef]] = {}  # each list sorted
         self._on_corridor: dict[str, list[SeizureRef]] = {}  # each list sorted
         self._together: dict[Entity, dict[Entity, list[Sighting]]] = {}  # each list sorted
         self._incidents: dict[str, list[IncidentRef]] = {}  # by corridor, each list sorted
         self._cases: dict[str, CaseFact] = {}  # the latest word on each closed alert
 
+    @property
+    def watermark(self) -> datetime | None:
+        """Event time up to which the facts are complete, set by whoever feeds them."""
+        return self._watermark
+
+    @watermark.setter
+    def watermark(self, at: datetime | None) -> None:
+        self._watermark = None if at is None else canonical(at)
+
     def settled(self, declared_at: datetime) -> bool:
         """Whether every fact earlier than ``declared_at`` is in (barring late events)."""
-        return self.watermark is not None and declared_at < self.watermark
+        return self._watermark is not None and declared_at < self._watermark
 
     @property
     def size(self) -> int:
@@ -119,33 +136,38 @@ class DetectionContext:
             self._cutoff is not None and fact.occurred_at < self._cutoff
         ):
             return
-        self._indexed[fact.event_id] = fact.occurred_at
+        at = canonical(fact.occurred_at)
+        self._indexed[fact.event_id] = at
         if isinstance(fact, DeclarationFact):
-            self._add_declaration(fact)
+            self._add_declaration(fact, at)
+            entities = fact.entities
         else:
-            self._add_seizure(fact)
+            self._add_seizure(fact, at)
+            entities = fact.implicated
+        indexed = _Indexed(at, fact.event_id, isinstance(fact, DeclarationFact), entities)
+        heapq.heappush(self._by_time, indexed)
 
     def add_state(self, state: ShipmentState) -> None:
         """Everything a shipment's state holds that other shipments' rules read."""
         for fact in state.facts():
             self.add(fact)
 
-    def _add_declaration(self, fact: DeclarationFact) -> None:
-        sighting = Sighting(fact.occurred_at, fact.event_id, fact.checkpoint_id, fact.shipment_id)
+    def _add_declaration(self, fact: DeclarationFact, at: datetime) -> None:
+        if len(fact.entities) < 2:
+            return  # nobody travelled with anybody
+        sighting = Sighting(at, fact.event_id, fact.checkpoint_id, fact.shipment_id)
         for entity in fact.entities:
             seen = self._together.setdefault(entity, {})
             for other in fact.entities:
                 if other != entity:
-                    bisect.insort(seen.setdefault(other, []), sighting)
+                    _insort(seen.setdefault(other, []), sighting)
 
-    def _add_seizure(self, fact: SeizureFact) -> None:
-        ref = SeizureRef(
-            fact.occurred_at, fact.event_id, fact.seizure_id, fact.checkpoint_id, fact.shipment_id
-        )
+    def _add_seizure(self, fact: SeizureFact, at: datetime) -> None:
+        ref = SeizureRef(at, fact.event_id, fact.seizure_id, fact.checkpoint_id, fact.shipment_id)
         for entity in fact.implicated:
-            bisect.insort(self._seized.setdefault(entity, []), ref)
+            _insort(self._seized.setdefault(entity, []), ref)
         corridor = self.registry.checkpoint(fact.checkpoint_id).corridor
-        bisect.insort(self._on_corridor.setdefault(corridor, []), ref)
+        _insort(self._on_corridor.setdefault(corridor, []), ref)
 
     def _add_case(self, fact: CaseFact) -> None:
         known = self._cases.get(fact.alert_id)
@@ -156,41 +178,49 @@ class DetectionContext:
             return  # incidents of an alert no longer confirmed stop counting (see below)
         for event_id, checkpoint_id, occurred_at in fact.facts:
             ref = IncidentRef(
-                occurred_at, event_id, fact.alert_id, fact.rule, checkpoint_id, fact.shipment_id
+                canonical(occurred_at),
+                event_id,
+                fact.alert_id,
+                fact.rule,
+                checkpoint_id,
+                fact.shipment_id,
             )
             refs = self._incidents.setdefault(self.registry.checkpoint(checkpoint_id).corridor, [])
             if ref not in refs:
-                bisect.insort(refs, ref)
+                _insort(refs, ref)
 
     def prune(self, cutoff: datetime) -> int:
         """Forget facts earlier in event time than ``cutoff`` (the retention: no rule asks
-        about them any more); returns how many facts were dropped."""
+        about them any more); returns how many facts were dropped.
+
+        Only what the dropped facts touched is visited: a day's prune of a month of facts
+        used to walk every index."""
         if self._cutoff is not None and cutoff <= self._cutoff:
             return 0
-        self._cutoff = cutoff
-        old = [key for key, at in self._indexed.items() if at < cutoff]
-        for key in old:
-            del self._indexed[key]
-        for entity in list(self._seized):
-            self._seized[entity] = _drop_before(self._seized[entity], cutoff)
-            if not self._seized[entity]:
-                del self._seized[entity]
-        for corridor in list(self._on_corridor):
-            self._on_corridor[corridor] = _drop_before(self._on_corridor[corridor], cutoff)
-            if not self._on_corridor[corridor]:
-                del self._on_corridor[corridor]
-        for entity in list(self._together):
-            seen = self._together[entity]
-            for other in list(seen):
-                seen[other] = _drop_before(seen[other], cutoff)
-                if not seen[other]:
-                    del seen[other]
-            if not seen:
-                del self._together[entity]
+        cutoff = self._cutoff = canonical(cutoff)
+        by_time, dropped = self._by_time, 0
+        pairs: set[tuple[Entity, Entity]] = set()
+        implicated: set[Entity] = set()
+        while by_time and by_time[0].occurred_at < cutoff:
+            old = heapq.heappop(by_time)
+            del self._indexed[old.event_id]
+            dropped += 1
+            if old.declared:
+                pairs.update((a, b) for a in old.entities for b in old.entities if a != b)
+            else:
+                implicated.update(old.entities)
+        for entity in implicated:
+            _prune_key(self._seized, entity, cutoff)
+        for entity, other in pairs:
+            seen = self._together.get(entity)
+            if seen is not None:
+                _prune_key(seen, other, cutoff)
+                if not seen:
+                    del self._together[entity]
+        for corridor in list(self._on_corridor):  # a few corridors
+            _prune_key(self._on_corridor, corridor, cutoff)
         for corridor in list(self._incidents):
-            self._incidents[corridor] = _drop_before(self._incidents[corridor], cutoff)
-            if not self._incidents[corridor]:
-                del self._incidents[corridor]
+            _prune_key(self._incidents, corridor, cutoff)
         stale = [
             alert_id
             for alert_id, case in self._cases.items()
@@ -198,7 +228,7 @@ class DetectionContext:
         ]
         for alert_id in stale:
             del self._cases[alert_id]
-        return len(old) + len(stale)
+        return dropped + len(stale)
 
     def outcomes(self) -> dict[str, Counter[CaseOutcome]]:
         """Per rule, how the task forces closed its alerts (the latest step of each)."""
@@ -242,3 +272,25 @@ class DetectionContext:
             if (case := self._cases.get(ref.alert_id)) is not None
             and case.outcome == CaseOutcome.CONFIRMED
         ]
+
+
+def _insort(refs: list[Ref], ref: Ref) -> None:
+    """Into its place in a sorted list: at the end for a fact in order (nearly all)."""
+    if not refs or refs[-1] < ref:
+        refs.append(ref)
+    else:
+        bisect.insort(refs, ref)
+
+
+K = TypeVar("K")
+
+
+def _prune_key(index: dict[K, list[Ref]], key: K, cutoff: datetime) -> None:
+    refs = index.get(key)
+    if refs is None:
+        return
+    kept = _drop_before(refs, cutoff)
+    if kept:
+        index[key] = kept
+    else:
+        del index[key]
