@@ -167,7 +167,11 @@ class BatchLoop(ConsumerRebalanceListener):
         await self.consumer.start()
         try:
             while True:
-                batch = await self.consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+                batch = await retry_forever(
+                    f"{self.name}: fetching",
+                    lambda: self.consumer.getmany(timeout_ms=200, max_records=self.batch_size),
+                    (KafkaError,),
+                )
                 async with self._lock:
                     batch = self._unseen(batch)
                     await self._step(batch)

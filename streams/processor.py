@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
 from graph.exceptions import GraphUnavailable
 from graph.writer import Neo4jGraphWriter, WriteReport
@@ -423,15 +424,15 @@ class FactsReader:
             await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)
             while True:
-                batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
+                batch = await retry_forever(
+                    "facts: fetching",
+                    lambda: consumer.getmany(timeout_ms=200, max_records=10_000),
+                    (KafkaError,),
+                )
                 for records in batch.values():
                     for record in records:
                         self._take(record)
-                if not self.caught_up.is_set() and all(
-                    await asyncio.gather(
-                        *(self._at_end(consumer, tp, ends[tp]) for tp in partitions)
-                    )
-                ):
+                if not self.caught_up.is_set() and await self._at_ends(consumer, ends):
                     self.caught_up.set()
                     log.info(
                         "facts read: %d held, context watermark %s",
@@ -443,8 +444,13 @@ class FactsReader:
             await consumer.stop()
 
     @staticmethod
-    async def _at_end(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> bool:
-        return bool(await consumer.position(tp) >= end)
+    async def _at_ends(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+        """Whether everything there was at the start has been read (False while Kafka
+        cannot say)."""
+        try:
+            return all([await consumer.position(tp) >= end for tp, end in ends.items()])
+        except KafkaError:
+            return False
 
     def _take(self, record: ConsumerRecord) -> None:
         if record.value is None:
