@@ -126,6 +126,7 @@ def produce(
                 "linger.ms": 20,
                 "message.timeout.ms": 600_000,
                 "queue.buffering.max.messages": 1_000_000,
+                "log_level": 3,  # errors only: a broker restart is part of the plan
             }
         )
         for codec in codecs

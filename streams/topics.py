@@ -141,6 +141,10 @@ class TopicError(GoodsflowError):
     """A topic could not be created, or exists with the wrong partition count."""
 
 
+class KafkaUnreachable(TopicError):
+    """No broker answered (it may be restarting: worth trying again)."""
+
+
 def ensure_topics(
     bootstrap_servers: str,
     topics: Topics | None = None,
@@ -162,7 +166,7 @@ def ensure_topics(
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, bootstrap_timeout_ms=10000)
     except (KafkaError, OSError) as exc:
-        raise TopicError(f"cannot reach Kafka at {bootstrap_servers}: {exc}") from None
+        raise KafkaUnreachable(f"cannot reach Kafka at {bootstrap_servers}: {exc}") from None
     try:
         existing = {t["name"]: len(t["partitions"]) for t in admin.describe_topics()}
         for spec in specs:

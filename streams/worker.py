@@ -7,15 +7,39 @@ other metrics ports, to share the partitions through Kafka's consumer groups).
 from __future__ import annotations
 
 import logging
+import sys
+import time
+from collections.abc import Callable
 
 from goodsflow.bootstrap import neo4j_driver
 from goodsflow.settings import Settings
+from graph.exceptions import GraphUnavailable
 from graph.writer import Neo4jGraphWriter
 from schemas import load_registry
 from streams.config import load_detection_config
-from streams.topics import ensure_topics
+from streams.topics import KafkaUnreachable, ensure_topics
 
 log = logging.getLogger(__name__)
+
+# A worker (re)started while Kafka or Neo4j is briefly away (a restart, a failover) waits
+# this long for it before giving up with the error.
+STARTUP_WAIT_S = 120.0
+
+
+def wait_for(what: str, attempt: Callable[[], object], error: type[Exception]) -> None:
+    """Run ``attempt`` until it stops raising ``error`` or STARTUP_WAIT_S has passed."""
+    deadline = time.monotonic() + STARTUP_WAIT_S
+    delay = 1.0
+    while True:
+        try:
+            attempt()
+            return
+        except error as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            print(f"waiting for {what} ({exc}); trying again in {delay:.0f} s", file=sys.stderr)
+            time.sleep(delay)
+            delay = min(delay * 2, 15.0)
 
 
 def run_worker(settings: Settings) -> None:
@@ -26,10 +50,10 @@ def run_worker(settings: Settings) -> None:
 
     registry = load_registry()
     topics = settings.topics
-    ensure_topics(settings.bootstrap_servers, topics)
+    wait_for("Kafka", lambda: ensure_topics(settings.bootstrap_servers, topics), KafkaUnreachable)
     driver = neo4j_driver(settings)
     writer = Neo4jGraphWriter(driver, settings.neo4j.database)
-    writer.init_schema(registry)
+    wait_for("Neo4j", lambda: writer.init_schema(registry), GraphUnavailable)
     configure(
         Dependencies(
             bootstrap_servers=settings.bootstrap_servers,
