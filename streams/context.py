@@ -26,9 +26,10 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import NamedTuple, TypeVar
+from functools import partial
+from typing import Any, NamedTuple, TypeVar
 
 from schemas import CaseOutcome, Registry
 from streams.facts import CaseFact, DeclarationFact, Entity, Fact, SeizureFact
@@ -38,8 +39,11 @@ from streams.state import ShipmentState
 __all__ = ["DetectionContext", "Entity", "IncidentRef", "SeizureRef", "Sighting"]
 
 
-# The references are named tuples: they sort by event time first, as the indexes need, and
-# comparing or storing millions of them costs what a tuple does.
+# Answers are named tuples: they sort by event time first, as the indexes need. Inside, the
+# indexes hold the same values as plain tuples, in tuples and dicts of plain values, which
+# the garbage collector stops tracking: a context holds months of declarations, and walking
+# hundreds of thousands of lists and named tuples at every full collection was a good part
+# of detection's cost.
 
 
 class SeizureRef(NamedTuple):
@@ -73,53 +77,57 @@ class IncidentRef(NamedTuple):
     shipment_id: str
 
 
-Ref = TypeVar("Ref", SeizureRef, Sighting, IncidentRef)
+# The same, as kept in the indexes: (occurred_at, ...) in the fields' order.
+_Seizure = tuple[datetime, str, str, str, str]
+_Sighting = tuple[datetime, str, str, str]
+_Incident = tuple[datetime, str, str, str, str, str]
+_as_seizure: Callable[[_Seizure], SeizureRef] = partial(tuple.__new__, SeizureRef)
+_as_sighting: Callable[[_Sighting], Sighting] = partial(tuple.__new__, Sighting)
+_as_incident: Callable[[_Incident], IncidentRef] = partial(tuple.__new__, IncidentRef)
+
+Ref = TypeVar("Ref", _Seizure, _Sighting, _Incident)
+Refs = TypeVar("Refs", tuple[_Seizure, ...], tuple[_Sighting, ...], list[_Seizure], list[_Incident])
 
 
-def _window(refs: list[Ref], since: datetime | None, before: datetime) -> list[Ref]:
+def _window(refs: Sequence[Ref], since: datetime | None, before: datetime) -> Sequence[Ref]:
     # (t,) sorts before every reference at t and after every earlier one
     lo = 0 if since is None else bisect.bisect_left(refs, (since,))
     return refs[lo : bisect.bisect_left(refs, (before,))]
 
 
-def _drop_before(refs: list[Ref], cutoff: datetime) -> list[Ref]:
+def _drop_before(refs: Refs, cutoff: datetime) -> Refs:
     return refs[bisect.bisect_left(refs, (cutoff,)) :]
 
 
-class _Indexed(NamedTuple):
-    """A declaration or seizure fed in, in the order the retention drops them."""
+T = TypeVar("T", bound=tuple[Any, ...])
 
-    occurred_at: datetime
-    event_id: str
-    declared: bool  # a declaration (else a seizure)
-    entities: tuple[Entity, ...]  # declared together, or implicated
+
+def _with(refs: tuple[T, ...], ref: T) -> tuple[T, ...]:
+    """A sorted tuple with ``ref`` in its place: at the end for a fact in order."""
+    if not refs or refs[-1] < ref:
+        return (*refs, ref)
+    i = bisect.bisect_right(refs, ref)
+    return (*refs[:i], ref, *refs[i:])
 
 
 class DetectionContext:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self._watermark: datetime | None = None
+        # Event time up to which the facts are complete, set by whoever feeds them.
+        self.watermark: datetime | None = None
         self._cutoff: datetime | None = None  # facts before this were pruned
         self._indexed: dict[str, datetime] = {}  # fact keys already fed in -> event time
-        self._by_time: list[_Indexed] = []  # the same facts, a heap by event time
-        self._seized: dict[Entity, list[SeizureRef]] = {}  # each list sorted
-        self._on_corridor: dict[str, list[SeizureRef]] = {}  # each list sorted
-        self._together: dict[Entity, dict[Entity, list[Sighting]]] = {}  # each list sorted
-        self._incidents: dict[str, list[IncidentRef]] = {}  # by corridor, each list sorted
+        # the same facts, a heap by event time: (time, event id, declared?, entities)
+        self._by_time: list[tuple[datetime, str, bool, tuple[Entity, ...]]] = []
+        self._seized: dict[Entity, tuple[_Seizure, ...]] = {}  # each sorted
+        self._on_corridor: dict[str, list[_Seizure]] = {}  # each sorted
+        self._together: dict[Entity, dict[Entity, tuple[_Sighting, ...]]] = {}  # each sorted
+        self._incidents: dict[str, list[_Incident]] = {}  # by corridor, each sorted
         self._cases: dict[str, CaseFact] = {}  # the latest word on each closed alert
-
-    @property
-    def watermark(self) -> datetime | None:
-        """Event time up to which the facts are complete, set by whoever feeds them."""
-        return self._watermark
-
-    @watermark.setter
-    def watermark(self, at: datetime | None) -> None:
-        self._watermark = None if at is None else canonical(at)
 
     def settled(self, declared_at: datetime) -> bool:
         """Whether every fact earlier than ``declared_at`` is in (barring late events)."""
-        return self._watermark is not None and declared_at < self._watermark
+        return self.watermark is not None and declared_at < self.watermark
 
     @property
     def size(self) -> int:
@@ -144,8 +152,8 @@ class DetectionContext:
         else:
             self._add_seizure(fact, at)
             entities = fact.implicated
-        indexed = _Indexed(at, fact.event_id, isinstance(fact, DeclarationFact), entities)
-        heapq.heappush(self._by_time, indexed)
+        declared = isinstance(fact, DeclarationFact)
+        heapq.heappush(self._by_time, (at, fact.event_id, declared, entities))
 
     def add_state(self, state: ShipmentState) -> None:
         """Everything a shipment's state holds that other shipments' rules read."""
@@ -155,19 +163,19 @@ class DetectionContext:
     def _add_declaration(self, fact: DeclarationFact, at: datetime) -> None:
         if len(fact.entities) < 2:
             return  # nobody travelled with anybody
-        sighting = Sighting(at, fact.event_id, fact.checkpoint_id, fact.shipment_id)
+        sighting = (at, fact.event_id, fact.checkpoint_id, fact.shipment_id)
         for entity in fact.entities:
             seen = self._together.setdefault(entity, {})
             for other in fact.entities:
                 if other != entity:
-                    _insort(seen.setdefault(other, []), sighting)
+                    seen[other] = _with(seen.get(other, ()), sighting)
 
     def _add_seizure(self, fact: SeizureFact, at: datetime) -> None:
-        ref = SeizureRef(at, fact.event_id, fact.seizure_id, fact.checkpoint_id, fact.shipment_id)
+        ref = (at, fact.event_id, fact.seizure_id, fact.checkpoint_id, fact.shipment_id)
         for entity in fact.implicated:
-            _insort(self._seized.setdefault(entity, []), ref)
+            self._seized[entity] = _with(self._seized.get(entity, ()), ref)
         corridor = self.registry.checkpoint(fact.checkpoint_id).corridor
-        _insort(self._on_corridor.setdefault(corridor, []), ref)
+        bisect.insort(self._on_corridor.setdefault(corridor, []), ref)
 
     def _add_case(self, fact: CaseFact) -> None:
         known = self._cases.get(fact.alert_id)
@@ -177,7 +185,7 @@ class DetectionContext:
         if fact.outcome != CaseOutcome.CONFIRMED:
             return  # incidents of an alert no longer confirmed stop counting (see below)
         for event_id, checkpoint_id, occurred_at in fact.facts:
-            ref = IncidentRef(
+            ref = (
                 canonical(occurred_at),
                 event_id,
                 fact.alert_id,
@@ -187,7 +195,7 @@ class DetectionContext:
             )
             refs = self._incidents.setdefault(self.registry.checkpoint(checkpoint_id).corridor, [])
             if ref not in refs:
-                _insort(refs, ref)
+                bisect.insort(refs, ref)
 
     def prune(self, cutoff: datetime) -> int:
         """Forget facts earlier in event time than ``cutoff`` (the retention: no rule asks
@@ -201,14 +209,14 @@ class DetectionContext:
         by_time, dropped = self._by_time, 0
         pairs: set[tuple[Entity, Entity]] = set()
         implicated: set[Entity] = set()
-        while by_time and by_time[0].occurred_at < cutoff:
-            old = heapq.heappop(by_time)
-            del self._indexed[old.event_id]
+        while by_time and by_time[0][0] < cutoff:
+            _, event_id, declared, entities = heapq.heappop(by_time)
+            del self._indexed[event_id]
             dropped += 1
-            if old.declared:
-                pairs.update((a, b) for a in old.entities for b in old.entities if a != b)
+            if declared:
+                pairs.update((a, b) for a in entities for b in entities if a != b)
             else:
-                implicated.update(old.entities)
+                implicated.update(entities)
         for entity in implicated:
             _prune_key(self._seized, entity, cutoff)
         for entity, other in pairs:
@@ -243,7 +251,7 @@ class DetectionContext:
         self, entity: Entity, before: datetime, since: datetime | None = None
     ) -> list[SeizureRef]:
         """Seizures implicating ``entity`` in ``[since, before)``, earliest first."""
-        return _window(self._seized.get(entity, []), since, before)
+        return list(map(_as_seizure, _window(self._seized.get(entity, ()), since, before)))
 
     def seen_with(
         self, entity: Entity, before: datetime, since: datetime | None = None
@@ -253,13 +261,29 @@ class DetectionContext:
         for other, sightings in self._together.get(entity, {}).items():
             within = _window(sightings, since, before)
             if within:
-                yield other, within[0]
+                yield other, _as_sighting(within[0])
+
+    def seized_seen_with(
+        self, entity: Entity, before: datetime
+    ) -> Iterator[tuple[Entity, Sighting]]:
+        """What :meth:`seen_with` yields (since the beginning), only for entities implicated
+        in some seizure, at any time, in no particular order: the candidates for one hop
+        (a busy party was seen with thousands that no seizure implicates)."""
+        together, seized = self._together.get(entity), self._seized
+        if not together:
+            return
+        others = together.keys() if len(together) <= len(seized) else seized.keys()
+        for other in others:
+            if other in seized and (sightings := together.get(other)):
+                first = sightings[0]  # what _window(sightings, None, before) starts with
+                if first[0] < before:
+                    yield other, _as_sighting(first)
 
     def corridor_seizures(
         self, corridor: str, since: datetime, before: datetime
     ) -> list[SeizureRef]:
         """Seizures at checkpoints of ``corridor`` in ``[since, before)``, earliest first."""
-        return _window(self._on_corridor.get(corridor, []), since, before)
+        return list(map(_as_seizure, _window(self._on_corridor.get(corridor, []), since, before)))
 
     def corridor_incidents(
         self, corridor: str, since: datetime, before: datetime
@@ -267,25 +291,17 @@ class DetectionContext:
         """Facts of confirmed alerts at checkpoints of ``corridor`` in ``[since, before)``,
         earliest first."""
         return [
-            ref
+            _as_incident(ref)
             for ref in _window(self._incidents.get(corridor, []), since, before)
-            if (case := self._cases.get(ref.alert_id)) is not None
+            if (case := self._cases.get(ref[2])) is not None
             and case.outcome == CaseOutcome.CONFIRMED
         ]
-
-
-def _insort(refs: list[Ref], ref: Ref) -> None:
-    """Into its place in a sorted list: at the end for a fact in order (nearly all)."""
-    if not refs or refs[-1] < ref:
-        refs.append(ref)
-    else:
-        bisect.insort(refs, ref)
 
 
 K = TypeVar("K")
 
 
-def _prune_key(index: dict[K, list[Ref]], key: K, cutoff: datetime) -> None:
+def _prune_key(index: dict[K, Refs], key: K, cutoff: datetime) -> None:
     refs = index.get(key)
     if refs is None:
         return

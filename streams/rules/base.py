@@ -4,7 +4,7 @@ they share."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -68,6 +68,36 @@ class Road(dict[str, _RoadFrom]):
         return row
 
 
+class Route:
+    """What the legs rule asks of a declared route, derived once per route: where each
+    checkpoint is on it, and the road km along it between two positions (summed leg by
+    leg, in order, as before: the same floats)."""
+
+    __slots__ = ("_along", "_positions", "_road", "_route")
+
+    def __init__(self, route: tuple[str, ...], road: Road) -> None:
+        self._route, self._road = route, road
+        positions: dict[str, list[int]] = {}
+        for i, cp in enumerate(route):
+            positions.setdefault(cp, []).append(i)
+        self._positions = {cp: tuple(found) for cp, found in positions.items()}
+        self._along: dict[tuple[int, int], float] = {}
+
+    def after(self, checkpoint: str, pos: int) -> int:
+        """Where ``checkpoint`` first is on the route after position ``pos`` (-1: not)."""
+        for found in self._positions.get(checkpoint, ()):
+            if found > pos:
+                return found
+        return -1
+
+    def km_along(self, i: int, j: int) -> float:
+        km = self._along.get((i, j))
+        if km is None:
+            route, road = self._route, self._road
+            km = self._along[i, j] = sum(road[route[k]][route[k + 1]] for k in range(i, j))
+        return km
+
+
 class Places:
     """The registry's answers the rules ask for on every judgement, as plain dict lookups:
     ``road[a][b]`` is ``registry.road_distance_km(a, b)``, ``locality[cp]`` is
@@ -83,46 +113,75 @@ class Places:
         self.border_gate = _ByCheckpoint(
             registry, {cp.id: cp.kind == CheckpointKind.BORDER_GATE for cp in cps}
         )
+        self._routes: dict[tuple[str, ...], Route] = {}
+
+    def route(self, route: tuple[str, ...]) -> Route:
+        """A declared route's positions and distances (the simulator's few hundred routes,
+        or a real network's thousands, are each derived once)."""
+        found = self._routes.get(route)
+        if found is None:
+            if len(self._routes) >= 100_000:
+                self._routes.clear()
+            found = self._routes[route] = Route(route, self.road)
+        return found
 
 
 _PLACES: WeakKeyDictionary[Registry, Places] = WeakKeyDictionary()
+_last: tuple[Registry, Places] | None = None  # one registry in nearly every process
 
 
 def places_of(registry: Registry) -> Places:
     """The lookups of ``registry``, made once (a registry is immutable)."""
+    global _last
+    if _last is not None and _last[0] is registry:
+        return _last[1]
     places = _PLACES.get(registry)
     if places is None:
         places = _PLACES[registry] = Places(registry)
+    _last = (registry, places)
     return places
 
 
-@dataclass(slots=True)
 class View:
     """One judgement of one shipment: its state and what several rules derive from it,
     computed once per judgement (the active scans and declaration here; the impossible
     pairs, implausible scans and legs by the rules' modules, in the slots below; anything
     else through :meth:`memo`)."""
 
-    state: ShipmentState
-    config: DetectionConfig
-    registry: Registry
-    context: DetectionContext | None = None  # other shipments' facts, when settled
-    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
-    decl: Declaration | None = field(init=False, repr=False)
-    active: tuple[Scan, ...] = field(init=False, repr=False)
-    places: Places = field(init=False, repr=False)
-    pairs: list[tuple[Scan, Scan, float, float]] | None = field(
-        default=None, init=False, repr=False
+    __slots__ = (
+        "_memo",
+        "active",
+        "config",
+        "context",
+        "decl",
+        "implausible",
+        "legs",
+        "pairs",
+        "places",
+        "registry",
+        "state",
     )
-    implausible: set[str] | None = field(default=None, init=False, repr=False)
-    legs: list[Any] | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self.decl = self.state.declaration
-        self.active = self.state.active_scans
-        self.places = places_of(self.registry)
+    def __init__(
+        self,
+        state: ShipmentState,
+        config: DetectionConfig,
+        registry: Registry,
+        context: DetectionContext | None = None,  # other shipments' facts, when settled
+    ) -> None:
+        self.state, self.config, self.registry, self.context = state, config, registry, context
+        self.decl = state.declaration
+        self.active = state.active_scans
+        self.places = places_of(registry)
+        self.pairs: list[tuple[Scan, Scan, float, float]] | None = None
+        self.implausible: set[str] | None = None
+        self.legs: list[Any] | None = None
+        self._memo: dict[str, Any] | None = None
 
     def memo(self, key: str, compute: Callable[[], V]) -> V:
+        """``compute()``, once per judgement for each ``key``."""
+        if self._memo is None:
+            self._memo = {}
         if key not in self._memo:
             self._memo[key] = compute()
         value: V = self._memo[key]

@@ -86,7 +86,7 @@ def linked_to_offender(view: View) -> Finding | None:
         )
     hops: list[tuple[SeizureRef, Sighting, Entity, Entity]] = []
     for entity in decl.entities:
-        for other, sighting in ctx.seen_with(entity, before):
+        for other, sighting in ctx.seized_seen_with(entity, before):  # hops are sorted below
             if sighting.shipment_id == sid or other in decl.entities:
                 continue
             ref = earlier_seizure(other)

@@ -21,6 +21,7 @@ def impossible_pairs(view: View) -> list[tuple[Scan, Scan, float, float]]:
 def _impossible_pairs(view: View) -> list[tuple[Scan, Scan, float, float]]:
     cfg = view.config.impossible_travel
     min_km, max_kmh = cfg.min_distance_km, cfg.max_speed_kmh
+    surely_plausible = max_kmh - 0.001  # below it, rounding cannot reach max_kmh
     road = view.places.road
     pairs = []
     for before, after in pairwise(view.active):
@@ -28,9 +29,11 @@ def _impossible_pairs(view: View) -> list[tuple[Scan, Scan, float, float]]:
         if km < min_km:
             continue
         hours = (after.occurred_at - before.occurred_at).total_seconds() / 3600
-        # rounded: times have microseconds, and a thousandth of a km/h means nothing
-        if hours > 0 and round(km / hours, 3) <= max_kmh:
-            continue
+        if hours > 0:
+            kmh = km / hours
+            # rounded: times have microseconds, and a thousandth of a km/h means nothing
+            if kmh < surely_plausible or round(kmh, 3) <= max_kmh:
+                continue
         pairs.append((before, after, km, hours))
     return pairs
 

@@ -14,7 +14,6 @@ from typing import NamedTuple
 from schemas import Evidence, Rule
 from streams.rules.base import (
     Finding,
-    Road,
     View,
     evidence_of,
     health_factor,
@@ -30,18 +29,6 @@ class Leg(NamedTuple):
     target: str  # checkpoint expected next
     budget: timedelta
     end: datetime | None  # time of the next scan; None for the open leg
-
-
-def _km_along(road: Road, route: tuple[str, ...], i: int, j: int) -> float:
-    return sum(road[route[k]][route[k + 1]] for k in range(i, j))
-
-
-def _index_after(route: tuple[str, ...], checkpoint: str, after: int) -> int:
-    """Position of ``checkpoint`` in ``route`` after ``after`` (-1: not there, or ``after`` is
-    off the route)."""
-    if after < 0 or checkpoint not in route[after + 1 :]:
-        return -1
-    return route.index(checkpoint, after + 1)
 
 
 def legs(view: View) -> list[Leg]:
@@ -62,19 +49,18 @@ def _legs(view: View) -> list[Leg]:
         [s for s in view.active if s.event_id not in implausible] if implausible else view.active
     )
     cfg, route = config.unexplained_stop, decl.route
+    on_route = view.places.route(route)
     road, entry_point = view.places.road, view.places.entry_point
     last = len(route) - 1
     result: list[Leg] = []
     pos = -1  # index in the declared route of the latest scan on it
     for i, scan in enumerate(scans):
-        here = -1
-        if scan.checkpoint_id in route[pos + 1 :]:
-            here = route.index(scan.checkpoint_id, pos + 1)
+        here = on_route.after(scan.checkpoint_id, pos)
         nxt = scans[i + 1] if i + 1 < len(scans) else None
         if nxt is not None:
-            there = _index_after(route, nxt.checkpoint_id, here)
+            there = -1 if here < 0 else on_route.after(nxt.checkpoint_id, here)
             km = (
-                _km_along(road, route, here, there)
+                on_route.km_along(here, there)
                 if here >= 0 and there > here
                 else road[scan.checkpoint_id][nxt.checkpoint_id]
             )
@@ -88,12 +74,24 @@ def _legs(view: View) -> list[Leg]:
         hours = km / cfg.min_speed_kmh + cfg.slack_hours
         if entry_point[scan.checkpoint_id]:
             hours += cfg.clearance_hours
-        result.append(Leg(scan, target, timedelta(hours=hours), end))
+        result.append(Leg(scan, target, _budget(hours), end))
         pos = max(pos, here)
     open_leg = result[-1] if result and result[-1].end is None else None
     if open_leg is not None and state.held_at and state.held_at >= open_leg.start.occurred_at:
         result.pop()  # the goods are held: the stop is explained
     return result
+
+
+_BUDGETS: dict[float, timedelta] = {}  # the same few thousand budgets over and over
+
+
+def _budget(hours: float) -> timedelta:
+    budget = _BUDGETS.get(hours)
+    if budget is None:
+        if len(_BUDGETS) >= 100_000:
+            _BUDGETS.clear()
+        budget = _BUDGETS[hours] = timedelta(hours=hours)
+    return budget
 
 
 def open_leg_deadline(view: View) -> datetime | None:
