@@ -134,30 +134,38 @@ CALL (s, row) {
 """
 )
 
+# A declaration's shipper and consignee (their names follow the latest write, a tax code
+# once known stays), then the shipment's links to them. The parties are merged in the row's
+# order (shipper, consignee) inside the subquery, as the embedded store applies them.
 MERGE_PARTIES_QUERY = """
 UNWIND $rows AS row
-MERGE (p:Party {party_id: row.party_id})
-SET p.name = row.name, p.tax_code = coalesce(row.tax_code, p.tax_code)
+MATCH (s:Shipment {shipment_id: row.shipment_id})
+CALL (row) {
+    UNWIND [row.shipper, row.consignee] AS party
+    MERGE (p:Party {party_id: party.party_id})
+    SET p.name = party.name, p.tax_code = coalesce(party.tax_code, p.tax_code)
+    RETURN collect(p) AS parties
+}
+WITH s, row, parties[0] AS shipper, parties[1] AS consignee
+MERGE (s)-[:SHIPPED_BY {event_id: row.event_id}]->(shipper)
+MERGE (s)-[:CONSIGNED_TO {event_id: row.event_id}]->(consignee)
 """
 
-MERGE_SHIPPERS_QUERY = """
-UNWIND $rows AS row
-MATCH (s:Shipment {shipment_id: row.shipment_id}), (p:Party {party_id: row.party_id})
-MERGE (s)-[r:SHIPPED_BY {event_id: row.event_id}]->(p)
-"""
-
-MERGE_CONSIGNEES_QUERY = """
-UNWIND $rows AS row
-MATCH (s:Shipment {shipment_id: row.shipment_id}), (p:Party {party_id: row.party_id})
-MERGE (s)-[r:CONSIGNED_TO {event_id: row.event_id}]->(p)
-"""
-
+# A declaration's route: one PLANNED_STOP a checkpoint, by position (from 1). The shipment
+# and the correction that may retract them are looked up once a declaration.
 MERGE_PLANNED_STOPS_QUERY = """
 UNWIND $rows AS row
 MATCH (s:Shipment {shipment_id: row.shipment_id})
-MATCH (c:Checkpoint {checkpoint_id: row.checkpoint_id})
-MERGE (s)-[r:PLANNED_STOP {event_id: row.event_id, position: row.position}]->(c)
-""" + _mark_if_retracted("r", "r")
+CALL (row) {
+    OPTIONAL MATCH (x:Correction {corrected_event_id: row.event_id})
+    RETURN min(x.event_id) AS retracted_by
+}
+UNWIND range(1, size(row.route)) AS position
+MATCH (c:Checkpoint {checkpoint_id: row.route[position - 1]})
+MERGE (s)-[r:PLANNED_STOP {event_id: row.event_id, position: position}]->(c)
+WITH r, retracted_by WHERE retracted_by IS NOT NULL
+SET r.retracted = true, r.retracted_by = retracted_by
+"""
 
 MERGE_PASSAGES_QUERY = (
     _SHIPMENT_EVENT
@@ -305,8 +313,6 @@ CALL (a, c, row, at) {
 WRITE_QUERIES = {
     "declarations": MERGE_DECLARATIONS_QUERY,
     "parties": MERGE_PARTIES_QUERY,
-    "shippers": MERGE_SHIPPERS_QUERY,
-    "consignees": MERGE_CONSIGNEES_QUERY,
     "planned_stops": MERGE_PLANNED_STOPS_QUERY,
     "passages": MERGE_PASSAGES_QUERY,
     "inspections": MERGE_INSPECTIONS_QUERY,

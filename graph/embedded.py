@@ -114,22 +114,19 @@ class EmbeddedGraph:
             self._edge(s, category, "CONTAINS", eid, str(line["line"]), **line)
 
     def _parties(self, row: Row) -> None:
-        p = self._node("Party", row["party_id"])
-        props = self.g.nodes[p]
-        props["name"] = row["name"]
-        props["tax_code"] = row.get("tax_code") or props.get("tax_code")
-
-    def _shippers(self, row: Row) -> None:
-        s, p = ("Shipment", row["shipment_id"]), ("Party", row["party_id"])
-        self._edge(s, p, "SHIPPED_BY", row["event_id"])
-
-    def _consignees(self, row: Row) -> None:
-        s, p = ("Shipment", row["shipment_id"]), ("Party", row["party_id"])
-        self._edge(s, p, "CONSIGNED_TO", row["event_id"])
+        s = ("Shipment", row["shipment_id"])
+        for party, type_ in ((row["shipper"], "SHIPPED_BY"), (row["consignee"], "CONSIGNED_TO")):
+            p = self._node("Party", party["party_id"])
+            props = self.g.nodes[p]
+            props["name"] = party["name"]
+            props["tax_code"] = party.get("tax_code") or props.get("tax_code")
+            self._edge(s, p, type_, row["event_id"])
 
     def _planned_stops(self, row: Row) -> None:
-        s, c = ("Shipment", row["shipment_id"]), ("Checkpoint", row["checkpoint_id"])
-        self._edge(s, c, "PLANNED_STOP", row["event_id"], str(row["position"]))
+        s = ("Shipment", row["shipment_id"])
+        for position, checkpoint_id in enumerate(row["route"], start=1):
+            c = ("Checkpoint", checkpoint_id)
+            self._edge(s, c, "PLANNED_STOP", row["event_id"], str(position))
 
     def _at(self, row: Row, type_: str, **props: Any) -> None:
         s = self._node("Shipment", row["shipment_id"], row["event_id"])

@@ -23,7 +23,6 @@ from schemas import (
     EventCorrected,
     GoodsQuantity,
     InspectionRecorded,
-    Party,
     Registry,
     SeizureRecorded,
     ShipmentDeclared,
@@ -35,12 +34,16 @@ Row = dict[str, Any]
 
 @dataclass
 class GraphRows:
-    """Rows for each write statement, in the order the writer runs them."""
+    """Rows for each write statement, in the order the writer runs them.
+
+    A declaration makes one row in each of ``declarations``, ``parties`` (its shipper and
+    consignee) and ``planned_stops`` (its route, in order): a row for each party link or
+    stop looked the same shipment up again for each, and a declaration's stops are half the
+    relationships of a batch.
+    """
 
     declarations: list[Row] = field(default_factory=list)
     parties: list[Row] = field(default_factory=list)
-    shippers: list[Row] = field(default_factory=list)
-    consignees: list[Row] = field(default_factory=list)
     planned_stops: list[Row] = field(default_factory=list)
     passages: list[Row] = field(default_factory=list)
     inspections: list[Row] = field(default_factory=list)
@@ -65,10 +68,6 @@ def reference_rows(registry: Registry) -> tuple[list[Row], list[Row]]:
         for cp in registry.checkpoints.values()
     ]
     return localities, checkpoints
-
-
-def _party(party: Party, event_id: str) -> Row:
-    return {"event_id": event_id, **party.model_dump()}
 
 
 def _goods_json(goods: list[GoodsQuantity]) -> str:
@@ -106,14 +105,11 @@ def _declaration(rows: GraphRows, ev: ShipmentDeclared) -> None:
             ],
         }
     )
-    rows.parties += [_party(ev.shipper, ev.event_id), _party(ev.consignee, ev.event_id)]
     link = {"shipment_id": ev.shipment_id, "event_id": ev.event_id}
-    rows.shippers.append({**link, "party_id": ev.shipper.party_id})
-    rows.consignees.append({**link, "party_id": ev.consignee.party_id})
-    rows.planned_stops += [
-        {**link, "checkpoint_id": cp, "position": position}
-        for position, cp in enumerate(ev.declared_route, start=1)
-    ]
+    rows.parties.append(
+        {**link, "shipper": ev.shipper.model_dump(), "consignee": ev.consignee.model_dump()}
+    )
+    rows.planned_stops.append({**link, "route": list(ev.declared_route)})
 
 
 def _event_rows(rows: GraphRows, ev: Event) -> None:

@@ -6,16 +6,18 @@ from streams import load_detection_config, process
 from tests.factories import ROUTE, declaration, scan
 
 
-def test_declaration_projects_shipment_and_ordered_planned_stops():
+def test_declaration_projects_shipment_parties_and_ordered_route_one_row_each():
     decl = declaration()
     rows = project([decl])
     assert [r["shipment_id"] for r in rows.declarations] == [decl.shipment_id]
     assert rows.declarations[0]["categories"] == ["dietary_supplements"]
     assert rows.declarations[0]["declared_weight_kg"] == 1800.0
-    assert [(r["position"], r["checkpoint_id"]) for r in rows.planned_stops] == list(
-        enumerate(ROUTE, start=1)
-    )
-    assert {r["event_id"] for r in rows.planned_stops} == {decl.event_id}
+    link = {"shipment_id": decl.shipment_id, "event_id": decl.event_id}
+    assert rows.planned_stops == [{**link, "route": ROUTE}]
+    assert rows.parties == [
+        {**link, "shipper": decl.shipper.model_dump(), "consignee": decl.consignee.model_dump()}
+    ]
+    assert len(rows) == 3
 
 
 def test_scan_projects_one_passage_carrying_its_event_id_and_time():
