@@ -234,7 +234,8 @@ SET t.occurred_at = datetime(row.occurred_at), t.checkpoint_id = row.checkpoint_
     + _mark_if_retracted("t", "t")
 )
 
-# The Correction node, then every fact of the corrected event already in the graph.
+# The Correction node, then every fact of the corrected event already in the graph, marked
+# by the smallest id of its corrections (as the writes' own marking and the embedded store).
 MERGE_CORRECTIONS_QUERY = """
 UNWIND $rows AS row
 MERGE (x:Correction {event_id: row.event_id})
@@ -247,11 +248,13 @@ WITH s, row
 CALL (s, row) {
     OPTIONAL MATCH (s)-[r:PASSED|PLANNED_STOP|INSPECTED_AT|TRANSFERRED_TO|DESTINED_FOR
                        {event_id: row.corrected_event_id}]->()
-    SET r.retracted = true, r.retracted_by = row.event_id
+    SET r.retracted = true, r.retracted_by = CASE
+        WHEN r.retracted_by < row.event_id THEN r.retracted_by ELSE row.event_id END
 }
 CALL (row) {
     OPTIONAL MATCH (z:Seizure {event_id: row.corrected_event_id})
-    SET z.retracted = true, z.retracted_by = row.event_id
+    SET z.retracted = true, z.retracted_by = CASE
+        WHEN z.retracted_by < row.event_id THEN z.retracted_by ELSE row.event_id END
 }
 """
 

@@ -168,6 +168,34 @@ def test_every_event_type_lands_and_a_correction_marks_without_deleting(
     assert _around(neo4j_driver, [sid, other]) == before
 
 
+@pytest.mark.parametrize("smallest_first", [False, True])
+def test_two_corrections_of_one_event_mark_it_by_the_smallest_id_in_both_stores(
+    writer, neo4j_driver, smallest_first
+):
+    from graph.embedded import EmbeddedGraph
+    from tests.factories import correction
+
+    decl = declaration()
+    passage = scan(decl.shipment_id, ROUTE[0], 30)
+    fixes = sorted(
+        (correction(passage, minutes=60 + i) for i in range(2)), key=lambda x: x.event_id
+    )
+    embedded = EmbeddedGraph(load_registry())
+    for batch in ([decl, passage], *([f] for f in (fixes if smallest_first else fixes[::-1]))):
+        writer.write(batch)
+        embedded.write(batch)
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (:Shipment {shipment_id: $id})-[p:PASSED]->() RETURN p.retracted_by AS by",
+        id=decl.shipment_id,
+    )
+    (edge,) = [
+        data
+        for *_, data in embedded.g.edges(data=True)
+        if data.get("type") == "PASSED" and data["event_id"] == passage.event_id
+    ]
+    assert [r["by"] for r in records] == [edge["retracted_by"]] == [fixes[0].event_id]
+
+
 PROVENANCE = """
 MATCH (s:Shipment) WHERE s.shipment_id IN $ids
 MATCH (s)-[r]-()
