@@ -2,7 +2,7 @@
 (graph and alerts complete, since a stage commits only after both), with 1, 2 and 3
 workers, on this machine's real stack.
 
-    ./dev bench-e2e                      # or, with the stack up:
+    .venv/bin/goodsflow stack up         # (or ./dev test once: it installs everything)
     .venv/bin/python -m bench.e2e [--shipments 20000] [--workers 1,2,3] [--runs 3]
 
 Per run: a topic prefix of its own; the traffic (simulated, with heartbeats) produced first
