@@ -119,7 +119,8 @@ def test_hostile_records_are_dead_lettered_and_move_no_clock(settings, worker):
 
     ours = [Alert.model_validate_json(r.value) for r in raised]
     ours = [a for a in ours if a.shipment_id == sid]
-    assert [a.rule for a in ours] == [Rule.ROUTE_DEVIATION], worker.log_tail()
-    # no clock jumped to 9999: no leg anywhere became an unexplained stop
-    assert not [a for a in ours if a.rule == Rule.UNEXPLAINED_STOP]
+    rules = {a.rule for a in ours}  # (other tests' seizures may make its corridor hot)
+    assert Rule.ROUTE_DEVIATION in rules, worker.log_tail()
+    # no clock jumped to 9999: its open leg did not become an unexplained stop
+    assert Rule.UNEXPLAINED_STOP not in rules
     assert worker.alive()
