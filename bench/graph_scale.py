@@ -82,7 +82,8 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(5)
     run = uuid.uuid4().hex[:6]
-    start = datetime(9500, 1, 1, tzinfo=VIETNAM_TZ) + timedelta(days=rng.randrange(100_000))
+    # a month of its own in years detection believes (2000..2099) and the tests do not use
+    start = datetime(2031, 1, 1, tzinfo=VIETNAM_TZ) + timedelta(days=rng.randrange(20_000))
     days = 30
     config = SimulationConfig(
         shipments=args.shipments,
