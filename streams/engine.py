@@ -21,7 +21,7 @@ from schemas import Alert, AlertStatus, Event, Registry, Rule, alert_id_for
 from streams.config import DetectionConfig
 from streams.context import DetectionContext
 from streams.rules import CONTEXT_RULES, RULES, Finding, RuleFn, View, open_leg_deadline
-from streams.state import EmittedAlert, ShipmentState, canonical
+from streams.state import EmittedAlert, ShipmentState
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def process(
     new.record(event)
     if watermark is not None:
         if new.watermark is None or watermark > new.watermark:
-            new.watermark = canonical(watermark)
+            new.watermark = watermark
         if event.occurred_at < watermark:
             new.late_event_ids = (*new.late_event_ids, event.event_id)
     return _judge(new, config, registry, context, _ALL_RULES)
@@ -87,7 +87,7 @@ def advance(
     if state.watermark is not None and watermark <= state.watermark:
         return Outcome(state)
     new = state.copy()
-    new.watermark = canonical(watermark)
+    new.watermark = watermark
     return _judge(new, config, registry, context, _ALL_RULES)
 
 
@@ -167,7 +167,9 @@ def _judge(
         state.emitted = changed
     if decl is not None and settled:
         state.context_judged_for = decl.event_id
-    return Outcome(state, alerts, judged=True, deadline=open_leg_deadline(view))
+    deadline = open_leg_deadline(view)
+    state.derived = view.derived()
+    return Outcome(state, alerts, judged=True, deadline=deadline)
 
 
 def _fingerprint(alert: Alert) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import TypeAdapter
 from pydantic_core import to_json
@@ -107,6 +107,9 @@ class ShipmentState:
     context_judged_for: str = ""
     emitted: dict[str, EmittedAlert] = field(default_factory=dict)  # by alert id
     cases: dict[str, AlertCase] = field(default_factory=dict)  # by alert id
+    # What the rules derived at its last judgement (streams.rules.base.Derived), for the
+    # next judgement to extend; neither stored nor compared.
+    derived: Any = field(default=None, init=False, repr=False, compare=False)
 
     def copy(self) -> ShipmentState:
         """A shallow copy (what it holds is immutable or replaced, never changed)."""
@@ -125,6 +128,7 @@ class ShipmentState:
         new.context_judged_for = self.context_judged_for
         new.emitted = self.emitted
         new.cases = self.cases
+        new.derived = self.derived
         return new
 
     def with_case_step(self, step: CaseStep) -> ShipmentState:
@@ -240,17 +244,21 @@ class ShipmentState:
                 event.event_id,
                 event.checkpoint_id,
                 at,
-                event.direction.value,
+                _text(event.direction),
                 None if weight is None else float(weight),
             )
-            self.scans = _inserted(self.scans, scan)
+            scans = self.scans
+            if not scans or scans[-1].occurred_at < at:  # in order: nearly every scan
+                self.scans = (*scans, scan)
+            else:
+                self.scans = _inserted(scans, scan)
         elif isinstance(event, ShipmentDeclared):
             decl = Declaration(
                 event.event_id,
                 at,
                 tuple(event.declared_route),
                 event.origin_country,
-                tuple(sorted({line.category.value for line in event.goods})),
+                tuple(sorted({_text(line.category) for line in event.goods})),
                 event.destination_locality,
                 event.checkpoint_id,
                 float(event.total_weight_kg),
@@ -259,7 +267,7 @@ class ShipmentState:
             self.declarations = _inserted(self.declarations, decl)
         elif isinstance(event, EventCorrected):
             correction = Correction(
-                event.event_id, event.corrected_event_id, at, event.reason.value
+                event.event_id, event.corrected_event_id, at, _text(event.reason)
             )
             self.corrections = _inserted(self.corrections, correction)
         else:
@@ -281,6 +289,7 @@ class ShipmentState:
 
 
 _blank = object.__new__
+_text = str.__str__  # a StrEnum member's value, as a plain str (its .value is slow)
 _event_id = itemgetter(0)  # of a Scan, Declaration or Correction
 
 

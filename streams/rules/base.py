@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from weakref import WeakKeyDictionary
 
 from schemas import CheckpointKind, Evidence, GoodsCategory, Registry, Rule
@@ -69,11 +69,11 @@ class Road(dict[str, _RoadFrom]):
 
 
 class Route:
-    """What the legs rule asks of a declared route, derived once per route: where each
-    checkpoint is on it, and the road km along it between two positions (summed leg by
-    leg, in order, as before: the same floats)."""
+    """The geometry of the legs along one declared route, worked out once per route and
+    position: where each checkpoint is on it, and the road km of a leg (along the route,
+    summed leg by leg in order as before, so the same floats; or direct, off it)."""
 
-    __slots__ = ("_along", "_positions", "_road", "_route")
+    __slots__ = ("_closed", "_open", "_positions", "_road", "_route")
 
     def __init__(self, route: tuple[str, ...], road: Road) -> None:
         self._route, self._road = route, road
@@ -81,21 +81,48 @@ class Route:
         for i, cp in enumerate(route):
             positions.setdefault(cp, []).append(i)
         self._positions = {cp: tuple(found) for cp, found in positions.items()}
-        self._along: dict[tuple[int, int], float] = {}
+        self._closed: dict[tuple[int, str, str], tuple[float, int]] = {}
+        self._open: dict[tuple[int, str], tuple[str, float] | None] = {}
 
-    def after(self, checkpoint: str, pos: int) -> int:
+    def closed(self, pos: int, checkpoint: str, nxt: str) -> tuple[float, int]:
+        """The km of a leg from ``checkpoint`` to the next scan's ``nxt``, the scans before
+        having reached position ``pos`` (-1: none on the route); and the position reached
+        after it."""
+        key = (pos, checkpoint, nxt)
+        found = self._closed.get(key)
+        if found is None:
+            here = self._after(checkpoint, pos)
+            there = -1 if here < 0 else self._after(nxt, here)
+            if here >= 0 and there > here:
+                route, road = self._route, self._road
+                km = sum(road[route[k]][route[k + 1]] for k in range(here, there))
+            else:
+                km = self._road[checkpoint][nxt]
+            found = self._closed[key] = (km, max(pos, here))
+        return found
+
+    def open(self, pos: int, checkpoint: str) -> tuple[str, float] | None:
+        """The checkpoint expected after the last scan, at ``checkpoint``, and the km to it
+        (None: it is at the destination)."""
+        key = (pos, checkpoint)
+        if key in self._open:
+            return self._open[key]
+        route = self._route
+        here, last = self._after(checkpoint, pos), len(route) - 1
+        if here == last or (here < 0 and pos == last):
+            found = None  # arrived at the destination
+        else:
+            target = route[max(here, pos) + 1]
+            found = (target, self._road[checkpoint][target])
+        self._open[key] = found
+        return found
+
+    def _after(self, checkpoint: str, pos: int) -> int:
         """Where ``checkpoint`` first is on the route after position ``pos`` (-1: not)."""
         for found in self._positions.get(checkpoint, ()):
             if found > pos:
                 return found
         return -1
-
-    def km_along(self, i: int, j: int) -> float:
-        km = self._along.get((i, j))
-        if km is None:
-            route, road = self._route, self._road
-            km = self._along[i, j] = sum(road[route[k]][route[k + 1]] for k in range(i, j))
-        return km
 
 
 class Places:
@@ -142,11 +169,28 @@ def places_of(registry: Registry) -> Places:
     return places
 
 
+Pair = tuple[Scan, Scan, float, float]  # consecutive scans no truck could make: km, hours
+
+
+class Derived(NamedTuple):
+    """What a judgement derived from a shipment's scans that the next one can extend,
+    kept with the state it judged (``ShipmentState.derived``, never stored). Each part
+    says what it covers, so a judgement after one more scan at the end derives only what
+    that scan adds, and one after anything else (a correction, a scan in between, a new
+    declaration, a state read back from JSON) derives it all again."""
+
+    config: DetectionConfig
+    places: Places
+    active: tuple[Scan, ...] | None  # the active scans the impossible pairs cover
+    pairs: tuple[Pair, ...]
+    legs: Any  # streams.rules.timing.LegsSoFar, or None
+
+
 class View:
     """One judgement of one shipment: its state and what several rules derive from it,
     computed once per judgement (the active scans and declaration here; the impossible
-    pairs, implausible scans and legs by the rules' modules, in the slots below; anything
-    else through :meth:`memo`)."""
+    pairs, plausible scans and legs by the rules' modules, in the slots below; anything
+    else through :meth:`memo`), extending what the last judgement derived (``prev``)."""
 
     __slots__ = (
         "_memo",
@@ -156,8 +200,11 @@ class View:
         "decl",
         "implausible",
         "legs",
+        "open_leg",
         "pairs",
         "places",
+        "plausible",
+        "prev",
         "registry",
         "state",
     )
@@ -172,10 +219,16 @@ class View:
         self.state, self.config, self.registry, self.context = state, config, registry, context
         self.decl = state.declaration
         self.active = state.active_scans
-        self.places = places_of(registry)
-        self.pairs: list[tuple[Scan, Scan, float, float]] | None = None
+        self.places = places = places_of(registry)
+        prev = state.derived
+        self.prev: Derived | None = (
+            prev if prev is not None and prev.config is config and prev.places is places else None
+        )
+        self.pairs: tuple[Pair, ...] | None = None
         self.implausible: set[str] | None = None
-        self.legs: list[Any] | None = None
+        self.plausible: tuple[Scan, ...] | None = None
+        self.legs: Any = None
+        self.open_leg: Any = _UNKNOWN
         self._memo: dict[str, Any] | None = None
 
     def memo(self, key: str, compute: Callable[[], V]) -> V:
@@ -186,6 +239,23 @@ class View:
             self._memo[key] = compute()
         value: V = self._memo[key]
         return value
+
+    def derived(self) -> Derived:
+        """What this judgement derived, for the next one (what it did not derive, as the
+        last one left it: each part says what it covers)."""
+        prev = self.prev
+        active: tuple[Scan, ...] | None
+        if self.pairs is not None:
+            active, pairs = self.active, self.pairs
+        elif prev is not None:
+            active, pairs = prev.active, prev.pairs
+        else:
+            active, pairs = None, ()
+        legs = self.legs if self.legs is not None or prev is None else prev.legs
+        return Derived(self.config, self.places, active, pairs, legs)
+
+
+_UNKNOWN: Any = object()  # not worked out yet
 
 
 RuleFn = Callable[[View], Finding | None]

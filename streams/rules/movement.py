@@ -6,11 +6,19 @@ from __future__ import annotations
 from itertools import pairwise
 
 from schemas import Evidence, Rule
-from streams.rules.base import Finding, View, evidence_of, health_factor, localities_of, place
+from streams.rules.base import (
+    Finding,
+    Pair,
+    View,
+    evidence_of,
+    health_factor,
+    localities_of,
+    place,
+)
 from streams.state import Scan
 
 
-def impossible_pairs(view: View) -> list[tuple[Scan, Scan, float, float]]:
+def impossible_pairs(view: View) -> tuple[Pair, ...]:
     """Consecutive active scans (before, after, road km, hours) that no truck could make."""
     pairs = view.pairs
     if pairs is None:
@@ -18,24 +26,32 @@ def impossible_pairs(view: View) -> list[tuple[Scan, Scan, float, float]]:
     return pairs
 
 
-def _impossible_pairs(view: View) -> list[tuple[Scan, Scan, float, float]]:
+def _impossible_pairs(view: View) -> tuple[Pair, ...]:
+    active, prev = view.active, view.prev
+    if prev is not None and prev.active is not None:  # what the last judgement found
+        covered = prev.active
+        if active is covered:
+            return prev.pairs
+        if len(active) == len(covered) + 1 and covered and active[:-1] == covered:
+            pair = _impossible(view, covered[-1], active[-1])  # one more scan at the end
+            return prev.pairs if pair is None else (*prev.pairs, pair)
+    found = (_impossible(view, before, after) for before, after in pairwise(active))
+    return tuple(pair for pair in found if pair is not None)
+
+
+def _impossible(view: View, before: Scan, after: Scan) -> Pair | None:
     cfg = view.config.impossible_travel
-    min_km, max_kmh = cfg.min_distance_km, cfg.max_speed_kmh
-    surely_plausible = max_kmh - 0.001  # below it, rounding cannot reach max_kmh
-    road = view.places.road
-    pairs = []
-    for before, after in pairwise(view.active):
-        km = road[before.checkpoint_id][after.checkpoint_id]
-        if km < min_km:
-            continue
-        hours = (after.occurred_at - before.occurred_at).total_seconds() / 3600
-        if hours > 0:
-            kmh = km / hours
-            # rounded: times have microseconds, and a thousandth of a km/h means nothing
-            if kmh < surely_plausible or round(kmh, 3) <= max_kmh:
-                continue
-        pairs.append((before, after, km, hours))
-    return pairs
+    km = view.places.road[before.checkpoint_id][after.checkpoint_id]
+    if km < cfg.min_distance_km:
+        return None
+    hours = (after.occurred_at - before.occurred_at).total_seconds() / 3600
+    if hours > 0:
+        kmh = km / hours
+        # rounded: times have microseconds, and a thousandth of a km/h means nothing;
+        # well below the limit (nearly always), rounding cannot reach it
+        if kmh < cfg.max_speed_kmh - 0.001 or round(kmh, 3) <= cfg.max_speed_kmh:
+            return None
+    return before, after, km, hours
 
 
 def implausible_scan_ids(view: View) -> set[str]:
@@ -55,6 +71,19 @@ def _implausible_scan_ids(view: View) -> set[str]:
     decl = view.decl
     route = set(decl.route) if decl else set()
     return {scan.event_id for pair in pairs for scan in pair[:2] if scan.checkpoint_id not in route}
+
+
+def plausible_scans(view: View) -> tuple[Scan, ...]:
+    """The active scans but the implausible ones (what the route and timing rules read)."""
+    plausible = view.plausible
+    if plausible is None:
+        implausible = implausible_scan_ids(view)
+        plausible = view.plausible = (
+            tuple(s for s in view.active if s.event_id not in implausible)
+            if implausible
+            else view.active
+        )
+    return plausible
 
 
 def impossible_travel(view: View) -> Finding | None:
@@ -99,19 +128,26 @@ def weight_change(view: View) -> Finding | None:
     """A weighing beyond tolerance of the declared weight or of the previous weighing."""
     state, config, registry = view.state, view.config, view.registry
     decl, cfg = view.decl, config.weight_change
-    weighed = [s for s in view.active if s.weight_kg is not None]
-    if decl is None or not weighed or decl.weight_kg <= 0:
+    if decl is None or decl.weight_kg <= 0:
         return None
     evidence: list[Evidence] = []
     largest = 0.0
     previous: float | None = None
-    for scan in weighed:
-        assert scan.weight_kg is not None
+    declared, tolerance = decl.weight_kg, cfg.tolerance
+    surely_within = tolerance - 1e-6  # below it, rounding to 6 places cannot pass tolerance
+    for scan in view.active:
+        weight = scan.weight_kg
+        if weight is None:
+            continue
+        last, previous = previous, weight
+        if abs(weight / declared - 1) < surely_within and (
+            last is None or abs(weight / last - 1) < surely_within
+        ):
+            continue  # nearly every weighing (rounding, below, is slow)
         # rounded: float division must not turn exactly 5 % into 5.0000001 %
-        vs_declared = round(scan.weight_kg / decl.weight_kg - 1, 6)
-        vs_previous = 0.0 if previous is None else round(scan.weight_kg / previous - 1, 6)
-        previous = scan.weight_kg
-        if max(abs(vs_declared), abs(vs_previous)) <= cfg.tolerance:
+        vs_declared = round(weight / declared - 1, 6)
+        vs_previous = 0.0 if last is None else round(weight / last - 1, 6)
+        if max(abs(vs_declared), abs(vs_previous)) <= tolerance:
             continue
         largest = max(largest, abs(vs_declared), abs(vs_previous))
         evidence.append(

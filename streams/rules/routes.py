@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from schemas import Evidence, Rule
 from streams.rules.base import Finding, View, evidence_of, health_factor, localities_of, place
-from streams.rules.movement import implausible_scan_ids
+from streams.rules.movement import implausible_scan_ids, plausible_scans
 
 
 def route_deviation(view: View) -> Finding | None:
@@ -99,10 +99,7 @@ def circular_routing(view: View) -> Finding | None:
     """Out through a border gate and in again (re-import), or back into the province of
     entry for two scans after two elsewhere (a single scan away or back is a detour)."""
     state, config, registry = view.state, view.config, view.registry
-    implausible = implausible_scan_ids(view)
-    scans = (
-        [s for s in view.active if s.event_id not in implausible] if implausible else view.active
-    )
+    scans = plausible_scans(view)
     if not scans:
         return None
     places = view.places

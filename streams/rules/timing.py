@@ -9,18 +9,21 @@ speed, plus slack, plus border clearance after a gate, port or airport.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import NamedTuple
 
 from schemas import Evidence, Rule
 from streams.rules.base import (
+    _UNKNOWN,
     Finding,
+    Route,
     View,
     evidence_of,
     health_factor,
     localities_of,
     place,
 )
-from streams.rules.movement import implausible_scan_ids
+from streams.rules.movement import plausible_scans
 from streams.state import Declaration, Scan
 
 
@@ -31,61 +34,103 @@ class Leg(NamedTuple):
     end: datetime | None  # time of the next scan; None for the open leg
 
 
+class LegsSoFar(NamedTuple):
+    """The closed legs (scan to next scan) of a shipment, folded: all a judgement needs of
+    them, and what the next judgement extends when one more scan comes at the end."""
+
+    decl: Declaration  # whose route they follow
+    route: Route  # that route's geometry
+    scans: tuple[Scan, ...]  # the scans they cover (active, not implausible)
+    pos: int  # where on the route the scans before the last one reached (-1: nowhere)
+    late: tuple[Leg, ...]  # the legs longer than their budget, in order
+
+
 def legs(view: View) -> list[Leg]:
-    """The shipment's legs so far, the open one last (when it has not arrived or been held)."""
-    found = view.legs
-    if found is None:
-        found = view.legs = _legs(view)
+    """The shipment's legs so far, the open one last (when it has not arrived or been
+    held), each derived from the scans; the rules read the same through
+    :func:`legs_so_far` and :func:`open_leg`, which extend the last judgement's."""
+    if view.decl is None:
+        return []
+    scans, pos, result = plausible_scans(view), -1, []
+    on_route = view.places.route(view.decl.route)
+    for before, after in pairwise(scans):
+        leg, pos = _closed(view, on_route, before, after, pos)
+        result.append(leg)
+    last = open_leg(view)
+    if last is not None:
+        result.append(last)
+    return result
+
+
+def legs_so_far(view: View) -> LegsSoFar | None:
+    """The closed legs (None without a declaration: no route, no legs)."""
+    found: LegsSoFar | None = view.legs
+    if found is None and view.decl is not None:
+        found = view.legs = _legs_so_far(view, view.decl)
     return found
 
 
-def _legs(view: View) -> list[Leg]:
-    state, config = view.state, view.config
-    decl = view.decl
-    if decl is None:
-        return []
-    implausible = implausible_scan_ids(view)
-    scans = (
-        [s for s in view.active if s.event_id not in implausible] if implausible else view.active
-    )
-    cfg, route = config.unexplained_stop, decl.route
-    on_route = view.places.route(route)
-    road, entry_point = view.places.road, view.places.entry_point
-    last = len(route) - 1
-    result: list[Leg] = []
-    pos = -1  # index in the declared route of the latest scan on it
-    for i, scan in enumerate(scans):
-        here = on_route.after(scan.checkpoint_id, pos)
-        nxt = scans[i + 1] if i + 1 < len(scans) else None
-        if nxt is not None:
-            there = -1 if here < 0 else on_route.after(nxt.checkpoint_id, here)
-            km = (
-                on_route.km_along(here, there)
-                if here >= 0 and there > here
-                else road[scan.checkpoint_id][nxt.checkpoint_id]
-            )
-            target, end = nxt.checkpoint_id, nxt.occurred_at
-        else:
-            if here == last or (here < 0 and pos == last):
-                break  # arrived at the destination
-            target = route[max(here, pos) + 1]
-            km = road[scan.checkpoint_id][target]
-            end = None
-        hours = km / cfg.min_speed_kmh + cfg.slack_hours
-        if entry_point[scan.checkpoint_id]:
-            hours += cfg.clearance_hours
-        result.append(Leg(scan, target, _budget(hours), end))
-        pos = max(pos, here)
-    open_leg = result[-1] if result and result[-1].end is None else None
-    if open_leg is not None and state.held_at and state.held_at >= open_leg.start.occurred_at:
-        result.pop()  # the goods are held: the stop is explained
-    return result
+def _legs_so_far(view: View, decl: Declaration) -> LegsSoFar:
+    scans, prev = plausible_scans(view), view.prev
+    known: LegsSoFar | None = prev.legs if prev is not None else None
+    if known is not None and known.decl is decl:  # what the last judgement found
+        covered, on_route = known.scans, known.route
+        if scans is covered:
+            return known
+        if len(scans) == len(covered) + 1 and covered and scans[:-1] == covered:
+            leg, pos = _closed(view, on_route, covered[-1], scans[-1], known.pos)  # one more
+            late = (*known.late, leg) if _late(leg) else known.late
+            return LegsSoFar(decl, on_route, scans, pos, late)
+    on_route, pos, found = view.places.route(decl.route), -1, []
+    for before, after in pairwise(scans):
+        leg, pos = _closed(view, on_route, before, after, pos)
+        if _late(leg):
+            found.append(leg)
+    return LegsSoFar(decl, on_route, scans, pos, tuple(found))
+
+
+def open_leg(view: View) -> Leg | None:
+    """The leg after the last scan (None: no declaration or scan, arrived, or held)."""
+    leg = view.open_leg
+    if leg is _UNKNOWN:
+        leg = view.open_leg = _open_leg(view)
+    return leg
+
+
+def _open_leg(view: View) -> Leg | None:
+    so_far = legs_so_far(view)
+    if so_far is None or not so_far.scans:
+        return None
+    scan = so_far.scans[-1]
+    ahead = so_far.route.open(so_far.pos, scan.checkpoint_id)
+    if ahead is None:
+        return None  # arrived at the destination
+    held_at = view.state.held_at
+    if held_at is not None and held_at >= scan.occurred_at:
+        return None  # the goods are held: the stop is explained
+    target, km = ahead
+    return Leg(scan, target, _budget(view, km, scan), None)
+
+
+def _closed(view: View, on_route: Route, scan: Scan, nxt: Scan, pos: int) -> tuple[Leg, int]:
+    """The leg from ``scan`` to the next scan, and how far along the route they reached."""
+    km, pos = on_route.closed(pos, scan.checkpoint_id, nxt.checkpoint_id)
+    return Leg(scan, nxt.checkpoint_id, _budget(view, km, scan), nxt.occurred_at), pos
+
+
+def _late(leg: Leg) -> bool:
+    assert leg.end is not None
+    return leg.end - leg.start.occurred_at > leg.budget
 
 
 _BUDGETS: dict[float, timedelta] = {}  # the same few thousand budgets over and over
 
 
-def _budget(hours: float) -> timedelta:
+def _budget(view: View, km: float, scan: Scan) -> timedelta:
+    cfg = view.config.unexplained_stop
+    hours = km / cfg.min_speed_kmh + cfg.slack_hours
+    if view.places.entry_point[scan.checkpoint_id]:
+        hours += cfg.clearance_hours
     budget = _BUDGETS.get(hours)
     if budget is None:
         if len(_BUDGETS) >= 100_000:
@@ -96,40 +141,40 @@ def _budget(hours: float) -> timedelta:
 
 def open_leg_deadline(view: View) -> datetime | None:
     """When the open leg becomes an unexplained stop (None: arrived, held, or unknown)."""
-    all_legs = legs(view)
-    if not all_legs or all_legs[-1].end is not None:
-        return None
-    return all_legs[-1].start.occurred_at + all_legs[-1].budget
+    leg = open_leg(view)
+    return None if leg is None else leg.start.occurred_at + leg.budget
 
 
 def unexplained_stop(view: View) -> Finding | None:
     """No scan for longer than the leg's budget, by the scans or by the watermark."""
     state, config, registry = view.state, view.config, view.registry
-    evidence: list[Evidence] = []
     decl: Declaration | None = view.decl
-    for leg in legs(view):
-        end = leg.end or state.watermark
-        if end is None:
-            continue
-        gap = end - leg.start.occurred_at
-        if gap <= leg.budget:
-            continue
+    so_far = legs_so_far(view)
+    if so_far is None:
+        return None
+    evidence: list[Evidence] = []
+    for leg in so_far.late:
+        assert leg.end is not None
+        gap_h = (leg.end - leg.start.occurred_at).total_seconds() / 3600
         budget_h = leg.budget.total_seconds() / 3600
-        if leg.end is not None:
-            detail = (
-                f"no scan for {gap.total_seconds() / 3600:.1f} h until the next scan; the leg "
-                f"to {leg.target} should take at most {budget_h:.1f} h"
-            )
-        else:
-            # What the watermark shows is only that the deadline passed: saying how long
-            # "so far" would make the text depend on when it was judged (the next scan
-            # revises it with the real gap).
-            due = (leg.start.occurred_at + leg.budget).isoformat(timespec="minutes")
-            detail = (
-                f"no scan within the {budget_h:.1f} h the leg to {leg.target} should take "
-                f"(due by {due})"
-            )
+        detail = (
+            f"no scan for {gap_h:.1f} h until the next scan; the leg "
+            f"to {leg.target} should take at most {budget_h:.1f} h"
+        )
         evidence.append(evidence_of(leg.start, detail))
+    last = open_leg(view)
+    watermark = state.watermark
+    due = None if last is None else last.start.occurred_at + last.budget
+    if last is not None and due is not None and watermark is not None and watermark > due:
+        # What the watermark shows is only that the deadline passed: saying how long "so
+        # far" would make the text depend on when it was judged (the next scan revises it
+        # with the real gap).
+        budget_h = last.budget.total_seconds() / 3600
+        detail = (
+            f"no scan within the {budget_h:.1f} h the leg to {last.target} should take "
+            f"(due by {due.isoformat(timespec='minutes')})"
+        )
+        evidence.append(evidence_of(last.start, detail))
     if not evidence:
         return None
     where_vi, where_en = place(registry, evidence[0].checkpoint_id)
