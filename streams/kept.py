@@ -2,8 +2,9 @@
 plain values (:class:`streams.state.ShipmentState` holds them).
 
 Why named tuples of plain values, not pydantic models: a state is copied for every event
-judged, and the garbage collector stops tracking tuples that hold only strings, numbers and
-datetimes, so tens of thousands of states in memory cost it nothing to walk.
+judged, and a named tuple is one object to make, compare and (for the garbage collector)
+walk, where a model is three or four. (The collector stops tracking only plain tuples and
+dicts of plain values, not named tuples: the context's indexes use plain ones for that.)
 
 Times are kept with one shared ``timezone`` object per UTC offset (:func:`canonical`): a
 comparison or subtraction of two datetimes whose tzinfo is the same object is ten times
