@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -35,6 +36,7 @@ from pydantic import (
 
 from schemas.errors import InvalidEventError
 from schemas.heartbeat import HEARTBEAT_TYPE, StreamHeartbeat
+from schemas.times import canonical
 from schemas.values import (
     CheckpointId,
     CorrectionReason,
@@ -54,6 +56,9 @@ from schemas.values import (
 
 SCHEMA_VERSION = 1
 
+# Read with the one shared timezone object of its offset (schemas/times.py says why).
+EventTime = Annotated[AwareDatetime, AfterValidator(canonical)]
+
 
 class EventEnvelope(BaseModel):
     """Fields every event carries."""
@@ -62,7 +67,7 @@ class EventEnvelope(BaseModel):
 
     event_id: Identifier = Field(description="unique; a repeat is the same event")
     schema_version: Literal[1] = 1
-    occurred_at: AwareDatetime = Field(description="when it happened, with its UTC offset")
+    occurred_at: EventTime = Field(description="when it happened, with its UTC offset")
     checkpoint_id: CheckpointId = Field(description="where it happened (the registry's id)")
     shipment_id: Identifier
 

@@ -17,10 +17,11 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from schemas.times import canonical
 from schemas.values import Identifier
 
 HEARTBEAT_TYPE = "stream.heartbeat"
@@ -33,7 +34,9 @@ class StreamHeartbeat(BaseModel):
 
     event_type: Literal["stream.heartbeat"] = "stream.heartbeat"
     schema_version: Literal[1] = 1
-    occurred_at: AwareDatetime = Field(description="event time reached, with its UTC offset")
+    occurred_at: Annotated[AwareDatetime, AfterValidator(canonical)] = Field(
+        description="event time reached, with its UTC offset"
+    )
     source: Identifier = Field(description="who wrote it: a ticker, a producer, a replay")
 
 

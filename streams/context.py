@@ -32,8 +32,8 @@ from functools import partial
 from typing import Any, NamedTuple, TypeVar
 
 from schemas import CaseOutcome, Registry
+from schemas.times import canonical
 from streams.facts import CaseFact, DeclarationFact, Entity, Fact, SeizureFact
-from streams.kept import canonical
 from streams.state import ShipmentState
 
 __all__ = ["DetectionContext", "Entity", "IncidentRef", "SeizureRef", "Sighting"]

@@ -33,22 +33,25 @@ def problem(
         received_at: when the broker received it; None when unknown (in-process runs).
         cfg: the horizon and the year range.
     """
-    when = occurred_at.isoformat()
     offset = occurred_at.utcoffset()
     if offset is None:
-        return f"occurred_at {when}: no UTC offset"
+        return f"occurred_at {occurred_at.isoformat()}: no UTC offset"
     if not MIN_OFFSET <= offset <= MAX_OFFSET:
-        return f"occurred_at {when}: UTC offset {_hours(offset)} is outside -12:00..+14:00"
+        return (
+            f"occurred_at {occurred_at.isoformat()}: UTC offset {_hours(offset)} "
+            "is outside -12:00..+14:00"
+        )
     if not cfg.min_year <= occurred_at.year <= cfg.max_year:
         return (
-            f"occurred_at {when}: year {occurred_at.year} is outside {cfg.min_year}..{cfg.max_year}"
+            f"occurred_at {occurred_at.isoformat()}: year {occurred_at.year} "
+            f"is outside {cfg.min_year}..{cfg.max_year}"
         )
     if received_at is not None:
         ahead = occurred_at - received_at
         if ahead > timedelta(hours=cfg.future_horizon_hours):
             return (
-                f"occurred_at {when} is {ahead.total_seconds() / 3600:.1f} h after the broker "
-                f"received it ({received_at.isoformat()}); at most "
+                f"occurred_at {occurred_at.isoformat()} is {ahead.total_seconds() / 3600:.1f} h "
+                f"after the broker received it ({received_at.isoformat()}); at most "
                 f"{cfg.future_horizon_hours:g} h ahead is accepted"
             )
     return None

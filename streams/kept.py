@@ -6,37 +6,21 @@ judged, and a named tuple is one object to make, compare and (for the garbage co
 walk, where a model is three or four. (The collector stops tracking only plain tuples and
 dicts of plain values, not named tuples: the context's indexes use plain ones for that.)
 
-Times are kept with one shared ``timezone`` object per UTC offset (:func:`canonical`): a
-comparison or subtraction of two datetimes whose tzinfo is the same object is ten times
-faster than one of two datetimes parsed separately by pydantic, and the rules do many.
+Times are kept with one shared ``timezone`` object per UTC offset
+(:func:`schemas.times.canonical`, which says why).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Annotated, Any, NamedTuple
 
 from pydantic import AfterValidator
 
 from schemas import CaseOutcome, CaseState, CaseStatus
+from schemas.times import canonical
 from streams.facts import Entity
-
-_ZONES: dict[timedelta, timezone] = {}
-
-
-def canonical(at: datetime) -> datetime:
-    """``at`` with the one shared ``timezone`` object of its UTC offset: the same instant,
-    and the same text when serialised. Raises ValueError for a time without offset."""
-    offset = at.utcoffset()
-    if offset is None:
-        raise ValueError(f"a time without UTC offset: {at.isoformat()}")
-    zone = _ZONES.get(offset)
-    if zone is None:
-        zone = _ZONES.setdefault(offset, timezone(offset))
-    # astimezone to the same offset keeps every field, and is twice as quick as replace
-    return at if at.tzinfo is zone else at.astimezone(zone)
-
 
 # A time as kept: with its offset's shared timezone (also when read from JSON).
 Time = Annotated[datetime, AfterValidator(canonical)]

@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from schemas.times import canonical
+
 KIND = "gf-kind"
 SOURCE = "gf-source"
 
@@ -48,7 +50,7 @@ def mark_record(mark: Mark) -> tuple[bytes, bytes, Headers]:
 def read_mark(value: bytes) -> Mark:
     """A mark from its value (ValueError, KeyError or TypeError when it is not one)."""
     data = json.loads(value)
-    return Mark(int(data["source"]), datetime.fromisoformat(data["watermark"]))
+    return Mark(int(data["source"]), canonical(datetime.fromisoformat(data["watermark"])))
 
 
 def kind_of(headers: Headers | tuple[tuple[str, bytes], ...] | None) -> bytes | None:
@@ -117,5 +119,5 @@ class WatermarkVector:
     @classmethod
     def from_json(cls, value: bytes) -> WatermarkVector:
         data = json.loads(value)
-        marks = {int(k): datetime.fromisoformat(v) for k, v in data["marks"].items()}
+        marks = {int(k): canonical(datetime.fromisoformat(v)) for k, v in data["marks"].items()}
         return cls(int(data["sources"]), marks)
