@@ -399,7 +399,7 @@ def check(run: Run, want: Expected, driver: Any) -> Report:
         want.shipments
     )
     report.events_lost = max(0, want.events - recorded)
-    neo = Neo4jQueries(driver, settings.neo4j.database)
+    neo = Neo4jQueries(driver, settings.neo4j.database, timeout_s=600)
     mine, theirs = neo.relationships(want.shipments), want.graph.relationships(want.shipments)
     # the same relationship twice where in-process has it once (several goods lines of one
     # category make equal tuples on both sides)

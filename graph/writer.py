@@ -91,10 +91,10 @@ class _Unsendable(Exception):
 
 
 def _write_rows(tx: neo4j.ManagedTransaction, statements: dict[str, list[dict[str, Any]]]) -> int:
+    """Run each statement with its rows (as :func:`bolt_row` made them)."""
     written = 0
-    for name, rows in statements.items():
-        if rows:
-            params = [bolt_row(row) for row in rows]
+    for name, params in statements.items():
+        if params:
             try:
                 # the driver packs here, into a buffer it rolls back when packing fails, so
                 # the connection stays usable; nothing else in run() raises these
@@ -102,8 +102,22 @@ def _write_rows(tx: neo4j.ManagedTransaction, statements: dict[str, list[dict[st
             except (ValueError, TypeError, OverflowError) as exc:
                 raise _Unsendable(f"{name}: {type(exc).__name__}: {exc}") from exc
             result.consume()
-            written += len(rows)
+            written += len(params)
     return written
+
+
+def _bolt_statements(rows: GraphRows) -> dict[str, list[dict[str, Any]]]:
+    return {name: [bolt_row(row) for row in rs] for name, rs in rows.statements().items() if rs}
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch projected and made ready to send (:meth:`Neo4jGraphWriter.prepare`): the
+    work that needs no server, done where it suits the caller (the worker does it while
+    Neo4j writes the batch before)."""
+
+    units: tuple[Unit, ...]
+    statements: dict[str, list[dict[str, Any]]]
 
 
 def _rows_of(units: Sequence[Unit]) -> GraphRows:
@@ -222,9 +236,12 @@ class Neo4jGraphWriter:
         """Write projected rows in one transaction; return how many (errors as :meth:`write`)."""
         if not len(rows):
             return 0
+        return self._write_statements(_bolt_statements(rows))
+
+    def _write_statements(self, statements: dict[str, list[dict[str, Any]]]) -> int:
         try:
             with self._driver.session(**self._session_config) as session:
-                written: int = session.execute_write(_write_rows, rows.statements())
+                written: int = session.execute_write(_write_rows, statements)
                 return written
         except _Unsendable as exc:
             raise GraphRefused(UNSENDABLE, str(exc)) from exc
@@ -259,8 +276,30 @@ class Neo4jGraphWriter:
             for refused in report.refused:
                 dead_letter(refused.item, f"{refused.code}: {refused.message}")
         """
+        return self.write_prepared(self.prepare(events, alerts, steps))
+
+    @staticmethod
+    def prepare(
+        events: Iterable[Event] = (),
+        alerts: Iterable[Alert] = (),
+        steps: Iterable[CaseStep] = (),
+    ) -> PreparedBatch:
+        """Project a batch and make its rows ready to send (no server needed)."""
+        units = (*events, *alerts, *steps)
+        return PreparedBatch(units, _bolt_statements(_rows_of(units)))
+
+    def write_prepared(self, batch: PreparedBatch) -> WriteReport:
+        """:meth:`write_isolating` of a prepared batch (the same report, the same errors)."""
         tally = _Tally()
-        self._settle([*events, *alerts, *steps], tally, failed=False)
+        if batch.statements:
+            tally.transactions += 1
+            try:
+                tally.written_rows += self._write_statements(batch.statements)
+            except GraphRefused as exc:
+                if len(batch.units) == 1:
+                    tally.refused.append(Refused(batch.units[0], exc.code, exc.message))
+                else:
+                    self._settle(batch.units, tally, failed=True)
         if tally.refused:
             log.warning(
                 "Neo4j refused %d of the batch's units (%d transactions): %s",

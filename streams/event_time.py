@@ -8,14 +8,14 @@ processing them. "Received" is when the broker received the record (the topic st
 ``message.timestamp.type=LogAppendTime``), so a replay judges it the same way.
 
 Example:
-    >>> problem(datetime(9999, 1, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC), cfg)
+    >>> problem(datetime(9999, 1, 1, tzinfo=UTC), 1_796_083_200_000, cfg)
     ...  # doctest: +SKIP
     'occurred_at 9999-01-01T00:00:00+00:00: year 9999 is outside 2000..2099'
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from streams.config import EventTimeConfig
 
@@ -23,14 +23,13 @@ MIN_OFFSET = timedelta(hours=-12)
 MAX_OFFSET = timedelta(hours=14)
 
 
-def problem(
-    occurred_at: datetime, received_at: datetime | None, cfg: EventTimeConfig
-) -> str | None:
+def problem(occurred_at: datetime, received_ms: int | None, cfg: EventTimeConfig) -> str | None:
     """Why ``occurred_at`` cannot be right, or None when it can.
 
     Args:
         occurred_at: the record's own time (with its UTC offset).
-        received_at: when the broker received it; None when unknown (in-process runs).
+        received_ms: when the broker received it, in milliseconds since the epoch (the
+            record's timestamp); None when unknown (in-process runs).
         cfg: the horizon and the year range.
     """
     offset = occurred_at.utcoffset()
@@ -46,12 +45,13 @@ def problem(
             f"occurred_at {occurred_at.isoformat()}: year {occurred_at.year} "
             f"is outside {cfg.min_year}..{cfg.max_year}"
         )
-    if received_at is not None:
-        ahead = occurred_at - received_at
-        if ahead > timedelta(hours=cfg.future_horizon_hours):
+    if received_ms is not None:
+        ahead_s = occurred_at.timestamp() - received_ms / 1000
+        if ahead_s > cfg.future_horizon_hours * 3600:
+            received = datetime.fromtimestamp(received_ms / 1000, UTC)
             return (
-                f"occurred_at {occurred_at.isoformat()} is {ahead.total_seconds() / 3600:.1f} h "
-                f"after the broker received it ({received_at.isoformat()}); at most "
+                f"occurred_at {occurred_at.isoformat()} is {ahead_s / 3600:.1f} h "
+                f"after the broker received it ({received.isoformat()}); at most "
                 f"{cfg.future_horizon_hours:g} h ahead is accepted"
             )
     return None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
@@ -41,10 +41,11 @@ class InputRecord:
     timestamp_ms: int | None = None  # when the broker received it (LogAppendTime)
 
     @property
-    def received_at(self) -> datetime | None:
+    def received_ms(self) -> int | None:
+        """The broker's timestamp, None when it has none."""
         if self.timestamp_ms is None or self.timestamp_ms < 0:
             return None
-        return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
+        return self.timestamp_ms
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,15 @@ class Verdicts:
     cases: list[tuple[InputRecord, CaseStep]] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
+
+    def extend(self, later: Verdicts) -> None:
+        """Add the verdicts of the records read after these (a mark replaces the earlier
+        mark of its partition: stream time only moves forward)."""
+        self.events += later.events
+        self.cases += later.cases
+        self.rejected += later.rejected
+        marks = {m.source: m for m in self.marks} | {m.source: m for m in later.marks}
+        self.marks = [marks[p] for p in sorted(marks)]
 
 
 class Ingest:
@@ -100,7 +110,7 @@ class Ingest:
         except Exception as exc:  # whatever a hostile record triggers
             out.rejected.append(Rejected(record, f"unreadable record: {_describe(exc)}"))
             return False
-        why = problem(parsed.occurred_at, record.received_at, self.cfg)
+        why = problem(parsed.occurred_at, record.received_ms, self.cfg)
         if why is not None:
             out.rejected.append(Rejected(record, why, [{"field": "occurred_at", "error": why}]))
             return False

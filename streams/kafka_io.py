@@ -11,6 +11,13 @@ again from the last commit. Nothing is committed that was not processed, and a c
 any point leaves the uncommitted records to be processed again, which is harmless by
 design (event ids, alert ids, keyed MERGEs, compacted state).
 
+A batch is processed in two steps, so that the worker's one core and Neo4j's work at the
+same time: the stage *prepares* a batch (reading and judging it: work in memory only) and
+returns its *finish* (sending, writing the graph and the state: waiting on the servers).
+The loop prepares batch N+1 while batch N finishes, and starts N+1's finish only after
+N's finish and commit are done: outputs go out in input order, commits follow them, and
+a failure in N's finish throws N+1's preparation away with the stage's memory (reset).
+
 Faust's consumer is not used for these topics: docs/STREAMS.md says which of its paths
 commit past unprocessed messages (upstream faust-streaming#606) and what else it would
 have brought.
@@ -34,6 +41,8 @@ log = logging.getLogger(__name__)
 
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 Headers = list[tuple[str, bytes]]
+# What completes a prepared batch: its output sent, its graph and state written.
+Finish = Callable[[], Awaitable[None]]
 
 # One batch a partition may hold in the producer; a record larger than this goes alone.
 PRODUCER_BATCH_BYTES = 256 * 1024
@@ -103,8 +112,9 @@ class Stage(Protocol):
     async def revoked(self, partitions: set[TopicPartition]) -> None:
         """Partitions were taken away (before a rebalance, after the batch in flight)."""
 
-    async def process(self, batch: Batch) -> None:
-        """Process a batch completely (output acknowledged, graph and state written)."""
+    async def prepare(self, batch: Batch) -> Finish:
+        """Read and judge a batch in memory; return what completes it (output sent and
+        acknowledged, graph and state written). Nothing leaves the process here."""
 
     async def idle(self) -> None:
         """No records came: do what time (watermarks, settled context) made due."""
@@ -139,6 +149,8 @@ class BatchLoop(ConsumerRebalanceListener):
         self._lock = asyncio.Lock()
         self.assignment: set[TopicPartition] = set()
         self._next: dict[TopicPartition, int] = {}  # first offset not yet processed
+        self._finishing: asyncio.Task[None] | None = None  # the batch finishing, if any
+        self._failures = 0  # batches failed in a row (the back-off grows with them)
 
     @property
     def committed(self) -> dict[TopicPartition, int]:
@@ -148,6 +160,7 @@ class BatchLoop(ConsumerRebalanceListener):
     # -- rebalance listener: both wait for the batch in flight ---------------------------
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self._lock:
+            await self._settle()  # the batch finishing is committed before the handover
             log.info("%s: partitions revoked: %s", self.name, _tps(revoked))
             await self.stage.revoked(set(revoked))
             self.assignment -= set(revoked)
@@ -173,9 +186,12 @@ class BatchLoop(ConsumerRebalanceListener):
                     (KafkaError,),
                 )
                 async with self._lock:
-                    batch = self._unseen(batch)
-                    await self._step(batch)
+                    await self._step(self._unseen(batch))
         finally:
+            if self._finishing is not None:
+                self._finishing.cancel()  # not committed: read again by whoever is next
+                await asyncio.gather(self._finishing, return_exceptions=True)
+                self._finishing = None
             await self.consumer.stop()
 
     def _unseen(self, batch: Batch) -> Batch:
@@ -192,37 +208,72 @@ class BatchLoop(ConsumerRebalanceListener):
         return fresh
 
     async def _step(self, batch: Batch) -> None:
-        delay = 0.5
-        while True:
-            try:
-                if batch:
-                    await self.stage.process(batch)
-                    await self._commit(batch)
-                else:
-                    await self.stage.idle()
-                return
-            except asyncio.CancelledError:
-                raise
-            except CommitFailedError as exc:
-                # The group rebalanced under us: the batch's work is done (state written
-                # after its output) and harmless to repeat; its partitions' new owner
-                # starts from the last commit.
-                log.warning("%s: commit refused after a rebalance: %s", self.name, exc)
-                return
-            except Exception as exc:  # Kafka, Neo4j or a bug: never commit this batch
-                log.error(
-                    "%s: batch failed; reading it again in %.1f s: %s",
-                    self.name,
-                    delay,
-                    exc,
-                    exc_info=not isinstance(exc, KafkaError | OSError),
-                )
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 30.0)
-            # Until the stage is restored and the partitions rewound, nothing else may be
-            # processed: a later batch's commit would cover this one.
-            await retry_forever("recovering from a failed batch", self._recover, (Exception,))
-            batch = {}
+        """Prepare ``batch`` (while the previous one finishes), then start its finish."""
+        if not batch:
+            if await self._settle():
+                await self._attempt(self.stage.idle)
+            return
+        try:
+            finish = await self.stage.prepare(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if await self._settle():  # (when it failed, the reset covers this one too)
+                await self._failed(exc)
+            return
+        if await self._settle():
+            self._finishing = asyncio.create_task(self._finish(finish, batch))
+        # else: the previous batch failed, the stage was reset and the consumer rewound;
+        # this preparation (made on the memory just dropped) is thrown away
+
+    async def _finish(self, finish: Finish, batch: Batch) -> None:
+        await finish()
+        try:
+            await self._commit(batch)
+        except CommitFailedError as exc:
+            # The group rebalanced under us: the batch's work is done (state written after
+            # its output) and harmless to repeat; its partitions' new owner starts from the
+            # last commit.
+            log.warning("%s: commit refused after a rebalance: %s", self.name, exc)
+
+    async def _settle(self) -> bool:
+        """Wait for the batch finishing; False when it failed (the stage was then reset
+        and the consumer rewound to the last commit)."""
+        task = self._finishing
+        if task is None:
+            return True
+        try:
+            await task  # cancelling the loop here cancels the finish too (run's finally)
+        except Exception as exc:  # Kafka, Neo4j or a bug: never commit this batch
+            self._finishing = None
+            await self._failed(exc)
+            return False
+        self._finishing = None
+        return True
+
+    async def _attempt(self, work: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._failed(exc)
+
+    async def _failed(self, exc: Exception) -> None:
+        """A batch failed: back off, then reset the stage and rewind every partition to
+        its last commit; until then nothing else may be processed (a later batch's commit
+        would cover the failed one)."""
+        self._failures += 1
+        delay = min(0.5 * 2 ** (self._failures - 1), 30.0)
+        log.error(
+            "%s: batch failed; reading it again in %.1f s: %s",
+            self.name,
+            delay,
+            exc,
+            exc_info=not isinstance(exc, KafkaError | OSError),
+        )
+        await asyncio.sleep(delay * (0.5 + random.random()))
+        await retry_forever("recovering from a failed batch", self._recover, (Exception,))
 
     async def _recover(self) -> None:
         await self.stage.reset()
@@ -237,6 +288,7 @@ class BatchLoop(ConsumerRebalanceListener):
     async def _commit(self, batch: Batch) -> None:
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
         await self.consumer.commit(offsets)
+        self._failures = 0
         self._next.update(offsets)
         if self.on_commit is not None:
             self.on_commit(offsets)

@@ -15,16 +15,21 @@
   detection context and sets the context's watermark (the minimum of the latest mark of
   every input partition).
 
+Each stage splits a batch in two (streams/kafka_io.py): ``prepare`` judges it in memory,
+and the finish it returns sends and writes; the batch loop prepares the next batch while
+this one finishes.
+
 docs/STREAMS.md draws the whole picture.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,15 +37,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import KafkaError
 
 from graph.exceptions import GraphUnavailable
-from graph.writer import Neo4jGraphWriter, WriteReport
+from graph.writer import Neo4jGraphWriter, PreparedBatch, Refused, WriteReport
 from schemas import Alert, CaseOutcome, CaseStep, Event, Registry, event_to_json
 from streams.config import DetectionConfig
 from streams.context import DetectionContext
 from streams.deadletters import dead_letter_record
 from streams.detect import PartitionTask
 from streams.facts import CaseFact, Fact, decode_fact, encode_fact, facts_of_event
-from streams.ingest import Ingest, InputRecord, Rejected
-from streams.kafka_io import Batch, RecordBuffer, read_to_end, retry_forever
+from streams.ingest import Ingest, InputRecord, Rejected, Verdicts
+from streams.kafka_io import Batch, Finish, RecordBuffer, read_to_end, retry_forever
 from streams.records import (
     CASE,
     EVENT,
@@ -59,6 +64,13 @@ from streams.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
+# Records judged between two turns of the event loop: the other stage's finish (a graph
+# write done, its commit due) waits for the turn, and Neo4j with it.
+YIELD_EVERY = 250
+
+# A record to send: topic, partition, key, value, headers.
+Output = tuple[str, int, bytes | None, bytes | None, list[tuple[str, bytes]] | None]
+
 
 class GraphSink:
     """The worker's writes to Neo4j, one transaction at a time: the two stages' batches
@@ -69,28 +81,17 @@ class GraphSink:
         self.graph = graph
         self._turn = asyncio.Lock()
 
-    async def write(
-        self,
-        events: Iterable[Event] = (),
-        alerts: Iterable[Alert] = (),
-        steps: Iterable[CaseStep] = (),
-    ) -> WriteReport:
-        """Write a batch off the event loop, waiting out outages (back-pressure: the batch
-        is not committed meanwhile); what Neo4j refuses comes back to be dead-lettered."""
+    async def write(self, batch: PreparedBatch) -> WriteReport:
+        """Write a batch (prepared with :meth:`Neo4jGraphWriter.prepare`) off the event
+        loop, waiting out outages (back-pressure: the batch is not committed meanwhile);
+        what Neo4j refuses comes back to be dead-lettered."""
         async with self._turn:
-            return await write_graph(self.graph, events, alerts, steps)
+            return await write_graph(self.graph, batch)
 
 
-async def write_graph(
-    graph: Neo4jGraphWriter,
-    events: Iterable[Event] = (),
-    alerts: Iterable[Alert] = (),
-    steps: Iterable[CaseStep] = (),
-) -> WriteReport:
-    events, alerts, steps = list(events), list(alerts), list(steps)
-
+async def write_graph(graph: Neo4jGraphWriter, batch: PreparedBatch) -> WriteReport:
     async def attempt() -> WriteReport:
-        return await asyncio.to_thread(graph.write_isolating, events, alerts, steps)
+        return await asyncio.to_thread(graph.write_prepared, batch)
 
     report: WriteReport = await retry_forever("graph write", attempt, (GraphUnavailable,))
     return report
@@ -126,43 +127,72 @@ class IngestStage:
         return None
 
     async def process(self, batch: Batch) -> None:
+        """Prepare and finish a batch at once (the batch loop overlaps the two)."""
+        await (await self.prepare(batch))()
+
+    async def prepare(self, batch: Batch) -> Finish:
+        """Judge every record (in memory); the finish writes and sends the batch."""
         started = time.perf_counter()
         records = [
             InputRecord(tp.topic, tp.partition, r.offset, r.key, r.value, r.timestamp)
             for tp, rs in batch.items()
             for r in rs
         ]
-        verdicts = self.ingest.take(records)
-        rejected = list(verdicts.rejected)
-        events = verdicts.events
-        if events:
-            graph_started = time.perf_counter()
-            report = await self.graph.write([ev for _, ev in events])
-            self.metrics.event_graph_seconds.observe(time.perf_counter() - graph_started)
-            refused = {id(r.item): r for r in report.refused}
-            kept = []
-            for record, event in events:
-                why = refused.get(id(event))
-                if why is None:
-                    kept.append((record, event))
-                else:
-                    rejected.append(
-                        Rejected(record, f"Neo4j refused it: {why.code}: {why.message}")
-                    )
-            events = kept
-        out = RecordBuffer()
-        shipment_events = self.topics.shipment_events
-        for record, event in events:
-            out.add(
-                shipment_events,
+        verdicts = Verdicts()
+        for chunk in range(0, len(records), YIELD_EVERY):
+            verdicts.extend(self.ingest.take(records[chunk : chunk + YIELD_EVERY]))
+            await asyncio.sleep(0)
+        graph_batch = Neo4jGraphWriter.prepare(ev for _, ev in verdicts.events)
+        await asyncio.sleep(0)
+        outputs = [self._outputs(record, event) for record, event in verdicts.events]
+
+        async def finish() -> None:
+            await self._finish(verdicts, graph_batch, outputs)
+            self.metrics.records_in.labels("ingest").inc(len(records))
+            self.metrics.batch_seconds.labels("ingest").observe(time.perf_counter() - started)
+
+        return finish
+
+    def _outputs(self, record: InputRecord, event: Event) -> list[Output]:
+        """What an event sends on: itself to the shipment topic, its facts."""
+        out: list[Output] = [
+            (
+                self.topics.shipment_events,
                 partition_for(event.shipment_id),
                 event.shipment_id.encode(),
                 event_to_json(event),
                 record_headers(EVENT, record.topic, record.partition, record.offset),
             )
-            for fact in facts_of_event(event):
-                key, value = encode_fact(fact)
-                out.add(self.topics.detection_facts, record.partition, key, value)
+        ]
+        for fact in facts_of_event(event):
+            key, value = encode_fact(fact)
+            out.append((self.topics.detection_facts, record.partition, key, value, None))
+        return out
+
+    async def _finish(
+        self, verdicts: Verdicts, graph_batch: PreparedBatch, outputs: list[list[Output]]
+    ) -> None:
+        """The events to the graph (setting aside what Neo4j refuses), then everything to
+        Kafka, waiting for every acknowledgement."""
+        rejected = list(verdicts.rejected)
+        events = verdicts.events
+        refused: dict[int, Refused] = {}
+        if events:
+            graph_started = time.perf_counter()
+            report = await self.graph.write(graph_batch)
+            self.metrics.event_graph_seconds.observe(time.perf_counter() - graph_started)
+            refused = {id(r.item): r for r in report.refused}
+        out = RecordBuffer()
+        written = 0
+        for (record, event), sends in zip(events, outputs, strict=True):
+            why = refused.get(id(event))
+            if why is not None:
+                rejected.append(Rejected(record, f"Neo4j refused it: {why.code}: {why.message}"))
+                continue
+            written += 1
+            for send in sends:
+                out.add(*send)
+        shipment_events = self.topics.shipment_events
         for record, step in verdicts.cases:
             out.add(
                 shipment_events,
@@ -202,9 +232,7 @@ class IngestStage:
                 item.reason[:300],
             )
         await out.flush(self.producer)
-        self.metrics.records_in.labels("ingest").inc(len(records))
-        self.metrics.events.inc(len(events))
-        self.metrics.batch_seconds.labels("ingest").observe(time.perf_counter() - started)
+        self.metrics.events.inc(written)
 
 
 class DetectStage:
@@ -261,6 +289,7 @@ class DetectStage:
         for task in tasks.values():
             task.restored()
         self.tasks.update(tasks)
+        gc.freeze()  # what was read stays: the collector need not walk it again
         seconds = time.perf_counter() - started
         shipments = sum(len(task.store) for task in tasks.values())
         self.metrics.restore_seconds.observe(seconds)
@@ -273,31 +302,50 @@ class DetectStage:
         )
 
     async def process(self, batch: Batch) -> None:
+        """Prepare and finish a batch at once (the batch loop overlaps the two)."""
+        await (await self.prepare(batch))()
+
+    async def prepare(self, batch: Batch) -> Finish:
+        """Judge the batch (in memory: the engine, the timers it made due, the outputs
+        encoded); the finish sends and writes them."""
         started = time.perf_counter()
         count = 0
         for tp, records in batch.items():
             task = self.tasks.get(tp.partition)
             if task is None:  # not restored: cannot happen after an assignment
                 raise RuntimeError(f"partition {tp.partition} was not restored")
-            for record in records:
+            for i, record in enumerate(records, 1):
                 task.take(kind_of(record.headers), record.value, source_of(record.headers))
+                if i % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
             count += len(records)
-        await self._write()
-        self.metrics.records_in.labels("detect").inc(count)
-        self.metrics.batch_seconds.labels("detect").observe(time.perf_counter() - started)
+        write = self._judged()
+
+        async def finish() -> None:
+            if write is not None:
+                await write()
+            self.metrics.records_in.labels("detect").inc(count)
+            self.metrics.batch_seconds.labels("detect").observe(time.perf_counter() - started)
+
+        return finish
 
     async def idle(self) -> None:
         """The context's watermark moves on its own (the facts reader): judge what it made
         due, and write it out."""
-        await self._write()
+        write = self._judged()
+        if write is not None:
+            await write()
 
-    async def _write(self) -> None:
+    def _judged(self) -> Finish | None:
+        """Settle every partition on its watermark and take what the judgements made: the
+        alerts, facts and dead letters (sent first), the graph's alerts and case steps,
+        then the changed states. None when there is nothing to send."""
         outputs = []
         for task in self.tasks.values():
             task.settle()
             outputs.append((task, task.drain()))
         if not any(o.alerts or o.facts or o.rejected or o.state or o.steps for _, o in outputs):
-            return
+            return None
         first, second = RecordBuffer(), RecordBuffer()
         alerts: list[Alert] = []
         steps: list[CaseStep] = []
@@ -338,21 +386,27 @@ class DetectStage:
             steps += out.steps
             if task.watermark is not None:
                 self.metrics.watermark.labels(str(p)).set(task.watermark.timestamp())
-        await first.flush(self.producer)
         for _, out in outputs:
             self._share(out.facts, {step.alert_id: step.actor for step in out.steps})
-        if alerts or steps:
-            started = time.perf_counter()
-            report = await self.graph.write((), alerts, steps)
-            self.metrics.graph_seconds.observe(time.perf_counter() - started)
-            if report.refused:
-                await self._refused(report)
-        await second.flush(self.producer)
+        graph_batch = Neo4jGraphWriter.prepare((), alerts, steps)
+
+        async def write() -> None:
+            await first.flush(self.producer)
+            if alerts or steps:
+                started = time.perf_counter()
+                report = await self.graph.write(graph_batch)
+                self.metrics.graph_seconds.observe(time.perf_counter() - started)
+                if report.refused:
+                    await self._refused(report)
+            await second.flush(self.producer)
+
+        return write
 
     def _share(self, facts: list[CaseFact], actors: dict[str, str]) -> None:
         """The task forces' word is this worker's at once (read your writes: once a step
         shows in the graph, this worker's detection has it); other workers read it from
-        the facts topic, where it was just written."""
+        the facts topic, where the batch's finish writes it. (A batch that fails to finish
+        is judged again from its records: the same facts, added again, change nothing.)"""
         for fact in facts:
             self.context.add(fact)
             if fact.outcome is not None:

@@ -19,6 +19,7 @@ The worker's own topics (docs/STREAMS.md explains each):
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -128,7 +129,15 @@ def partition_for(shipment_id: str, partitions: int = PARTITIONS) -> int:
     Java client and kafka-python compute it (their default partitioner). The worker
     re-keys every input record with it, so one shipment's events and state always share a
     partition, whatever partitioner the producer used."""
+    if partitions == PARTITIONS:
+        return _partition_of(shipment_id)
     return int(_murmur2(shipment_id.encode("utf-8")) & 0x7FFFFFFF) % partitions
+
+
+@functools.lru_cache(maxsize=65_536)
+def _partition_of(shipment_id: str) -> int:
+    # a shipment's events come in a few at a time; murmur2 is pure Python in kafka-python
+    return int(_murmur2(shipment_id.encode("utf-8")) & 0x7FFFFFFF) % PARTITIONS
 
 
 def _murmur2(data: bytes) -> int:

@@ -1,7 +1,8 @@
 """The batch loop's discipline, with a fake consumer: an offset is committed only after
 its batch was processed completely; a failed batch is never committed and is read again
 after the stage is reset; cancelling (SIGTERM) commits nothing of the batch in flight; a
-rebalance waits for the batch in flight."""
+rebalance waits for the batch in flight; the next batch is prepared while one finishes,
+but finishes only after it, and is thrown away when it fails."""
 
 from __future__ import annotations
 
@@ -71,6 +72,8 @@ class FakeStage:
         self.fail_on = set(fail_on or ())
         self.block = block
         self.processed: list[tuple[int, int]] = []
+        self.prepared: list[tuple[int, int]] = []
+        self.finishing = self.most_finishing = 0
         self.resets = 0
 
     async def assigned(self, partitions):
@@ -85,15 +88,25 @@ class FakeStage:
     async def reset(self):
         self.resets += 1
 
-    async def process(self, batch):
-        if self.block is not None:
-            await self.block.wait()
+    async def prepare(self, batch):
         offsets = [(tp.partition, r.offset) for tp, rs in batch.items() for r in rs]
-        for _, offset in offsets:
-            if offset in self.fail_on:
-                self.fail_on.discard(offset)
-                raise RuntimeError(f"failed at {offset}")
-        self.processed += offsets
+        self.prepared += offsets
+
+        async def finish():
+            self.finishing += 1
+            try:
+                if self.block is not None:
+                    await self.block.wait()
+                for _, offset in offsets:
+                    if offset in self.fail_on:
+                        self.fail_on.discard(offset)
+                        raise RuntimeError(f"failed at {offset}")
+                self.processed.extend(offsets)
+            finally:
+                self.finishing -= 1
+                self.most_finishing = max(self.most_finishing, self.finishing + 1)
+
+        return finish
 
 
 async def run_until(loop: BatchLoop, done, timeout=5.0):
@@ -169,3 +182,41 @@ _real_sleep = asyncio.sleep
 
 async def _no_sleep(delay, *args):
     await _real_sleep(0)
+
+
+def test_the_next_batch_is_prepared_while_one_finishes_and_finishes_after_it():
+    async def scenario():
+        block = asyncio.Event()
+        consumer, stage = FakeConsumer({TP0: 6}), FakeStage(block=block)
+        loop = BatchLoop(consumer, ["in"], stage, 10, "test")
+        task = asyncio.create_task(loop.run())
+        await asyncio.sleep(0.05)
+        # [0, 1] is finishing (blocked); [2, 3] was prepared meanwhile, not finished
+        overlapped = list(stage.prepared), list(stage.processed), list(consumer.commits)
+        block.set()
+        async with asyncio.timeout(5):
+            while len(stage.processed) < 6:
+                await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return overlapped, stage, consumer.commits
+
+    (prepared, processed, commits), stage, all_commits = asyncio.run(scenario())
+    assert prepared == [(0, 0), (0, 1), (0, 2), (0, 3)] and processed == [] and commits == []
+    assert stage.processed == [(0, o) for o in range(6)]  # finished in order, once each
+    assert stage.most_finishing == 1  # never two finishes at a time
+    assert [c[TP0] for c in all_commits] == [2, 4, 6]
+
+
+def test_a_failed_finish_throws_away_the_batch_prepared_behind_it(monkeypatch):
+    monkeypatch.setattr("streams.kafka_io.asyncio.sleep", _no_sleep)
+    consumer, stage = FakeConsumer({TP0: 6}), FakeStage(fail_on={1})
+    loop = BatchLoop(consumer, ["in"], stage, 10, "test")
+    asyncio.run(run_until(loop, lambda: (0, 5) in stage.processed))
+    assert stage.resets == 1
+    # [0, 1] failed while [2, 3] was prepared: both read again, from the last commit (none)
+    assert stage.prepared[:4] == [(0, 0), (0, 1), (0, 2), (0, 3)]
+    assert stage.prepared[4:6] == [(0, 0), (0, 1)]
+    assert stage.processed == [(0, o) for o in range(6)]
+    assert [c[TP0] for c in consumer.commits] == [2, 4, 6]

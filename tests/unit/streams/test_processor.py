@@ -54,8 +54,8 @@ class FakeGraph:
     def __init__(self, refuse: set[str]):
         self.refuse, self.written = refuse, []
 
-    async def write(self, events=(), alerts=(), steps=()):
-        events = list(events)
+    async def write(self, batch):
+        events = list(batch.units)
         refused = [Refused(e, "Neo.ClientError.Statement.ArgumentError", "bad value")
                    for e in events if e.event_id in self.refuse]  # fmt: skip
         self.written += [e for e in events if e.event_id not in self.refuse]
