@@ -5,11 +5,13 @@ workers, on this machine's real stack.
     .venv/bin/goodsflow stack up         # (or ./dev test once: it installs everything)
     .venv/bin/python -m bench.e2e [--shipments 20000] [--workers 1,2,3] [--runs 3]
 
-Per run: a topic prefix of its own; the traffic (simulated, with heartbeats) produced first
-by confluent-kafka (librdkafka's default partitioner, gzip/snappy/lz4/zstd in turn); then
-the workers start, and the clock runs from their start until both stages have committed
-every offset. The answers are checked against the in-process run (tests/parity.py), so a
-fast wrong run does not count.
+Per run: a topic prefix of its own; the workers start and wait, idle, until their
+partitions are assigned; then the traffic (simulated, with heartbeats) is produced by
+confluent-kafka (librdkafka's default partitioner, gzip/snappy/lz4/zstd in turn), and the
+clock runs from the first record produced until both stages have committed every offset.
+``--clock start`` produces first and times from the workers' start instead (the workers'
+own start-up, a second or two, counts then). The answers are checked against the
+in-process run (tests/parity.py), so a fast wrong run does not count.
 """
 
 from __future__ import annotations
@@ -33,19 +35,27 @@ from bench.harness import (
 from goodsflow.bootstrap import neo4j_driver
 
 
-def one_run(shipments: int, workers: int, seed: int, log_dir: Path) -> tuple[float, int, str]:
+def one_run(
+    shipments: int, workers: int, seed: int, log_dir: Path, clock: str = "produce"
+) -> tuple[float, int, str]:
     traffic = simulated_traffic(shipments, seed)
     want = expected(traffic)
     run = new_run(log_dir)
     records = records_of(traffic)
-    produced_s = produce(
-        run.settings.bootstrap_servers, run.settings.topics.checkpoint_events, records
-    )
+    topic = run.settings.topics.checkpoint_events
     pool = WorkerPool(run, session_timeout_s=10)
-    started = time.monotonic()
-    for _ in range(workers):
-        pool.start()
     try:
+        if clock == "produce":  # workers running and idle; the clock starts with production
+            for _ in range(workers):
+                pool.start()
+            wait_until_assigned(run.log_dir, workers)
+            started = time.monotonic()
+            produced_s = produce(run.settings.bootstrap_servers, topic, records)
+        else:  # the traffic waiting in the topic; the clock starts with the workers
+            produced_s = produce(run.settings.bootstrap_servers, topic, records)
+            started = time.monotonic()
+            for _ in range(workers):
+                pool.start()
         done = wait_until_done(run.settings, timeout_s=1800)
     finally:
         pool.stop_all()
@@ -62,19 +72,39 @@ def one_run(shipments: int, workers: int, seed: int, log_dir: Path) -> tuple[flo
     return want.events / seconds, want.events, verdict
 
 
+def wait_until_assigned(log_dir: Path, workers: int, timeout_s: float = 120.0) -> None:
+    """Until every worker's log says both stages were given partitions, and the group has
+    had a moment to settle (each join rebalances the members before it)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        logs = [log_dir / f"worker-{i}.log" for i in range(1, workers + 1)]
+        texts = [p.read_text(errors="replace") if p.exists() else "" for p in logs]
+        if all("ingest: partitions assigned" in t and "detect: partitions assigned" in t
+               for t in texts):  # fmt: skip
+            time.sleep(3.0)
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"workers not assigned after {timeout_s:.0f} s: see {log_dir}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shipments", type=int, default=20_000)
     parser.add_argument("--workers", default="1,2,3")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--clock",
+        choices=("produce", "start"),
+        default="produce",
+        help="produce: workers started and idle first, timed from the first record "
+        "produced; start: the traffic produced first, timed from the workers' start",
+    )
     args = parser.parse_args()
     log_dir = Path(tempfile.mkdtemp(prefix="goodsflow-e2e-"))
     print(f"worker logs in {log_dir}")
     for workers in (int(w) for w in args.workers.split(",")):
         rates = [
-            one_run(args.shipments, workers, seed=41 + run, log_dir=log_dir / f"w{workers}r{run}")[
-                0
-            ]
+            one_run(args.shipments, workers, 41 + run, log_dir / f"w{workers}r{run}", args.clock)[0]
             for run in range(args.runs)
         ]
         print(

@@ -151,6 +151,7 @@ class BatchLoop(ConsumerRebalanceListener):
         self._next: dict[TopicPartition, int] = {}  # first offset not yet processed
         self._finishing: asyncio.Task[None] | None = None  # the batch finishing, if any
         self._failures = 0  # batches failed in a row (the back-off grows with them)
+        self._reset_due = False  # a batch failed during a rebalance: recover before any other
 
     @property
     def committed(self) -> dict[TopicPartition, int]:
@@ -160,7 +161,11 @@ class BatchLoop(ConsumerRebalanceListener):
     # -- rebalance listener: both wait for the batch in flight ---------------------------
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self._lock:
-            await self._settle()  # the batch finishing is committed before the handover
+            # The batch finishing is committed before the handover. If it fails (or the
+            # worker stops meanwhile), it is not committed, and the loop recovers after the
+            # rebalance: this runs in aiokafka's coordinator, which must not back off,
+            # restore, or see a cancellation that is not its own.
+            await self._settle(recover=False)
             log.info("%s: partitions revoked: %s", self.name, _tps(revoked))
             await self.stage.revoked(set(revoked))
             self.assignment -= set(revoked)
@@ -209,8 +214,12 @@ class BatchLoop(ConsumerRebalanceListener):
 
     async def _step(self, batch: Batch) -> None:
         """Prepare ``batch`` (while the previous one finishes), then start its finish."""
+        if self._reset_due:  # fetched before the rewind that is due: read again after it
+            self._reset_due = False
+            await self._failed(RuntimeError("a batch failed to finish during a rebalance"))
+            return
         if not batch:
-            if await self._settle():
+            if await self._settle() and self.assignment:  # (nothing is due mid-rebalance)
                 await self._attempt(self.stage.idle)
             return
         try:
@@ -236,17 +245,30 @@ class BatchLoop(ConsumerRebalanceListener):
             # last commit.
             log.warning("%s: commit refused after a rebalance: %s", self.name, exc)
 
-    async def _settle(self) -> bool:
-        """Wait for the batch finishing; False when it failed (the stage was then reset
-        and the consumer rewound to the last commit)."""
+    async def _settle(self, recover: bool = True) -> bool:
+        """Wait for the batch finishing; False when it failed or was cancelled (it was not
+        committed then). With ``recover``, a failure resets the stage and rewinds the
+        consumer to the last commit here; without, the loop does it at its next step."""
         task = self._finishing
         if task is None:
             return True
         try:
-            await task  # cancelling the loop here cancels the finish too (run's finally)
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # this caller is cancelled (the loop: run's finally cancels the finish)
+            self._finishing = None  # the finish alone was cancelled (the loop is stopping)
+            self._reset_due = True
+            return False
         except Exception as exc:  # Kafka, Neo4j or a bug: never commit this batch
             self._finishing = None
-            await self._failed(exc)
+            if recover:
+                await self._failed(exc)
+            else:
+                log.error("%s: batch failed during a rebalance; read again after it: %s",
+                          self.name, exc)  # fmt: skip
+                self._reset_due = True
             return False
         self._finishing = None
         return True

@@ -250,24 +250,28 @@ class DetectStage:
         self.bootstrap_servers, self.topics = bootstrap_servers, topics
         self.config, self.registry, self.context = config, registry, context
         self.graph, self.producer, self.metrics = graph, producer, metrics
-        self.tasks: dict[int, PartitionTask] = {}
+        self.tasks: dict[int, PartitionTask] = {}  # restored partitions (owned or kept)
+        self.owned: set[int] = set()  # the partitions this member is given now
 
     async def assigned(self, partitions: set[TopicPartition]) -> None:
-        mine = {tp.partition for tp in partitions}
-        for partition in set(self.tasks) - mine:
+        self.owned = {tp.partition for tp in partitions}
+        for partition in set(self.tasks) - self.owned:
             del self.tasks[partition]
-        await self._restore(sorted(mine - set(self.tasks)))
+        await self._restore(sorted(self.owned - set(self.tasks)))
 
     async def revoked(self, partitions: set[TopicPartition]) -> None:
-        """Kept until the new assignment says which partitions stay: nobody else writes a
-        partition's state between the two (the batch in flight finished before)."""
+        """No longer judged (nothing is written for them until they are given again), but
+        their states are kept until the new assignment says which partitions stay: nobody
+        else writes a partition's state between the two (the batch in flight finished
+        before)."""
+        self.owned -= {tp.partition for tp in partitions}
 
     async def reset(self) -> None:
         """A batch failed part way: its effects in memory may be ahead of what was
-        written; read every partition's state again."""
-        partitions = sorted(self.tasks)
+        written; read every owned partition's state again. (When reading fails, the
+        partitions stay owned and unrestored: the next reset or batch restores them.)"""
         self.tasks = {}
-        await self._restore(partitions)
+        await self._restore(sorted(self.owned))
 
     async def _restore(self, partitions: list[int]) -> None:
         if not partitions:
@@ -310,10 +314,10 @@ class DetectStage:
         encoded); the finish sends and writes them."""
         started = time.perf_counter()
         count = 0
+        # an assignment whose restore failed (the listener's errors are only logged)
+        await self._restore(sorted({tp.partition for tp in batch} - set(self.tasks)))
         for tp, records in batch.items():
-            task = self.tasks.get(tp.partition)
-            if task is None:  # not restored: cannot happen after an assignment
-                raise RuntimeError(f"partition {tp.partition} was not restored")
+            task = self.tasks[tp.partition]
             for i, record in enumerate(records, 1):
                 task.take(kind_of(record.headers), record.value, source_of(record.headers))
                 if i % YIELD_EVERY == 0:
@@ -341,7 +345,7 @@ class DetectStage:
         alerts, facts and dead letters (sent first), the graph's alerts and case steps,
         then the changed states. None when there is nothing to send."""
         outputs = []
-        for task in self.tasks.values():
+        for task in [t for p, t in self.tasks.items() if p in self.owned]:
             task.settle()
             outputs.append((task, task.drain()))
         if not any(o.alerts or o.facts or o.rejected or o.state or o.steps for _, o in outputs):

@@ -220,3 +220,66 @@ def test_a_failed_finish_throws_away_the_batch_prepared_behind_it(monkeypatch):
     assert stage.prepared[4:6] == [(0, 0), (0, 1)]
     assert stage.processed == [(0, o) for o in range(6)]
     assert [c[TP0] for c in consumer.commits] == [2, 4, 6]
+
+
+class WaitingConsumer(FakeConsumer):
+    """Waits outside the loop's lock when it has nothing, as aiokafka's getmany does
+    (a rebalance listener runs then)."""
+
+    async def getmany(self, timeout_ms, max_records):
+        batch = await super().getmany(timeout_ms, max_records)
+        if not batch:
+            await _real_sleep(0.2)
+        return batch
+
+
+def test_a_finish_failing_during_a_rebalance_is_recovered_by_the_loop_not_the_listener(
+    monkeypatch,
+):
+    monkeypatch.setattr("streams.kafka_io.asyncio.sleep", _no_sleep)
+
+    async def scenario():
+        block = asyncio.Event()
+        consumer, stage = WaitingConsumer({TP0: 2}), FakeStage(fail_on={1}, block=block)
+        loop = BatchLoop(consumer, ["in"], stage, 10, "test")
+        task = asyncio.create_task(loop.run())
+        for _ in range(5):
+            await _real_sleep(0.01)  # [0, 1] finishing (blocked); the loop waits for more
+        revoking = asyncio.create_task(loop.on_partitions_revoked({TP0}))
+        await _real_sleep(0.01)
+        block.set()
+        await revoking  # the listener returns; it does not reset or rewind
+        resets_in_listener = stage.resets
+        await loop.on_partitions_assigned({TP0})
+        async with asyncio.timeout(5):
+            while len(stage.processed) < 2:
+                await _real_sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return resets_in_listener, stage, consumer.commits
+
+    resets_in_listener, stage, commits = asyncio.run(scenario())
+    assert resets_in_listener == 0
+    assert stage.resets == 1  # by the loop, after the rebalance
+    assert stage.processed == [(0, 0), (0, 1)]  # read again from the start, finished once
+    assert [c[TP0] for c in commits] == [2]  # nothing committed for the failed attempt
+
+
+def test_stopping_while_the_listener_waits_for_the_finish_does_not_cancel_the_listener():
+    async def scenario():
+        block = asyncio.Event()
+        consumer, stage = WaitingConsumer({TP0: 2}), FakeStage(block=block)
+        loop = BatchLoop(consumer, ["in"], stage, 10, "test")
+        task = asyncio.create_task(loop.run())
+        await asyncio.sleep(0.05)  # [0, 1] finishing, blocked; the loop waits for more
+        revoking = asyncio.create_task(loop.on_partitions_revoked({TP0}))
+        await asyncio.sleep(0.01)
+        task.cancel()  # SIGTERM: run's finally cancels the finish the listener waits for
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await revoking  # returns normally: aiokafka's coordinator must not be cancelled
+        return revoking.cancelled(), consumer.commits, stage.processed
+
+    cancelled, commits, processed = asyncio.run(scenario())
+    assert not cancelled and commits == [] and processed == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from aiokafka import TopicPartition
 
 from graph.writer import Refused, WriteReport
@@ -103,3 +104,37 @@ def test_a_batch_goes_to_the_graph_the_shipment_topic_and_the_facts_with_marks_a
     assert dead["source"] == {
         "topic": TOPICS.checkpoint_events, "partition": 2, "offset": 1, "key": "k",
     }  # fmt: skip
+
+
+def test_a_detection_reset_whose_restore_fails_keeps_its_partitions_to_restore_later(
+    monkeypatch,
+):
+    from schemas import load_registry
+    from streams.context import DetectionContext
+    from streams.processor import DetectStage
+
+    calls = []
+
+    async def flaky_read_to_end(servers, partitions, handle, batch_size=5000):
+        calls.append(sorted(tp.partition for tp in partitions))
+        if len(calls) == 2:
+            raise ConnectionError("Kafka is away")
+        return 0
+
+    monkeypatch.setattr("streams.processor.read_to_end", flaky_read_to_end)
+    registry = load_registry()
+    stage = DetectStage(
+        "unused:9092", TOPICS, load_detection_config(), registry,
+        DetectionContext(registry), FakeGraph(set()), FakeProducer(), WorkerMetrics(),
+    )  # fmt: skip
+    tps = {TopicPartition(TOPICS.shipment_events, p) for p in (1, 4)}
+
+    async def scenario():
+        await stage.assigned(tps)
+        with pytest.raises(ConnectionError):
+            await stage.reset()  # a failed batch's reset, while Kafka is away
+        await stage.reset()  # the loop's retry
+
+    asyncio.run(scenario())
+    assert calls == [[1, 4], [1, 4], [1, 4]]  # the retry still knows which partitions
+    assert sorted(stage.tasks) == [1, 4]
