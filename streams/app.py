@@ -101,6 +101,7 @@ class StreamProcessor(Service):
             IngestStage(d.topics, d.detection, graph, self.producer, self.metrics),
             d.batch_size,
             "ingest",
+            revoke_grace_s=d.session_timeout_s / 4,
         )
         detect = BatchLoop(
             new_consumer(
@@ -113,6 +114,7 @@ class StreamProcessor(Service):
             ),
             d.batch_size,
             "detect",
+            revoke_grace_s=d.session_timeout_s / 4,
         )  # fmt: skip
         self.loops = {"ingest": ingest, "detect": detect}
         for name, coro in (

@@ -132,6 +132,8 @@ class BatchLoop(ConsumerRebalanceListener):
         stage: processes each batch.
         batch_size: records per batch, at most.
         name: for logs.
+        revoke_grace_s: how long a rebalance waits for the batch finishing before
+            cancelling it (well under the session timeout, which bounds the rebalance).
     """
 
     def __init__(
@@ -142,9 +144,11 @@ class BatchLoop(ConsumerRebalanceListener):
         batch_size: int,
         name: str,
         on_commit: Callable[[dict[TopicPartition, int]], None] | None = None,
+        revoke_grace_s: float = 2.0,
     ) -> None:
         self.consumer, self.topics, self.stage = consumer, topics, stage
         self.batch_size, self.name = batch_size, name
+        self.revoke_grace_s = revoke_grace_s
         self.on_commit = on_commit
         self._lock = asyncio.Lock()
         self.assignment: set[TopicPartition] = set()
@@ -164,7 +168,22 @@ class BatchLoop(ConsumerRebalanceListener):
             # The batch finishing is committed before the handover. If it fails (or the
             # worker stops meanwhile), it is not committed, and the loop recovers after the
             # rebalance: this runs in aiokafka's coordinator, which must not back off,
-            # restore, or see a cancellation that is not its own.
+            # restore, or see a cancellation that is not its own. A finish still waiting
+            # after the grace (Neo4j or Kafka away) is cancelled, as a crash would stop it:
+            # this member then rejoins in time instead of being evicted and writing, once
+            # the server is back, outputs and state of partitions another member owns.
+            task = self._finishing
+            if task is not None:
+                done, _ = await asyncio.wait({task}, timeout=self.revoke_grace_s)
+                if not done:
+                    log.warning(
+                        "%s: the batch finishing is still waiting after %.1f s; cancelled "
+                        "for the rebalance (read again after it)",
+                        self.name,
+                        self.revoke_grace_s,
+                    )
+                    task.cancel()
+                    await asyncio.wait({task})
             await self._settle(recover=False)
             log.info("%s: partitions revoked: %s", self.name, _tps(revoked))
             await self.stage.revoked(set(revoked))

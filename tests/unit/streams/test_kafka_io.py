@@ -283,3 +283,35 @@ def test_stopping_while_the_listener_waits_for_the_finish_does_not_cancel_the_li
 
     cancelled, commits, processed = asyncio.run(scenario())
     assert not cancelled and commits == [] and processed == []
+
+
+def test_a_rebalance_cancels_a_finish_still_waiting_after_the_grace(monkeypatch):
+    """A finish stuck on a server (Neo4j away) must not hold the rebalance until this
+    member is evicted and, once the server is back, writes for partitions it lost."""
+    monkeypatch.setattr("streams.kafka_io.asyncio.sleep", _no_sleep)
+
+    async def scenario():
+        block = asyncio.Event()
+        consumer, stage = WaitingConsumer({TP0: 2}), FakeStage(block=block)
+        loop = BatchLoop(consumer, ["in"], stage, 10, "test", revoke_grace_s=0.05)
+        task = asyncio.create_task(loop.run())
+        for _ in range(5):
+            await _real_sleep(0.01)  # [0, 1] finishing, stuck
+        async with asyncio.timeout(2):
+            await loop.on_partitions_revoked({TP0})  # returns after the grace
+        after_revoke = list(consumer.commits), list(stage.processed)
+        block.set()  # the server is back
+        await loop.on_partitions_assigned({TP0})
+        async with asyncio.timeout(5):
+            while len(stage.processed) < 2:
+                await _real_sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return after_revoke, stage, consumer.commits
+
+    (commits_then, processed_then), stage, commits = asyncio.run(scenario())
+    assert commits_then == [] and processed_then == []  # cancelled, nothing committed
+    assert stage.resets == 1  # the loop recovered after the rebalance
+    assert stage.processed == [(0, 0), (0, 1)]
+    assert [c[TP0] for c in commits] == [2]
