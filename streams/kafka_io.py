@@ -164,32 +164,37 @@ class BatchLoop(ConsumerRebalanceListener):
 
     # -- rebalance listener: both wait for the batch in flight ---------------------------
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # The batch finishing is committed before the handover. If it fails (or the worker
+        # stops meanwhile), it is not committed, and the loop recovers after the
+        # rebalance: this runs in aiokafka's coordinator, which must not back off,
+        # restore, or see a cancellation that is not its own. A finish still waiting after
+        # the grace (Neo4j or Kafka away) is cancelled, as a crash would stop it, before
+        # the lock is taken (the loop may hold it, waiting for that same finish): this
+        # member then rejoins in time instead of being evicted and writing, once the
+        # server is back, outputs and state of partitions another member owns.
+        await self._cancel_if_stuck()
         async with self._lock:
-            # The batch finishing is committed before the handover. If it fails (or the
-            # worker stops meanwhile), it is not committed, and the loop recovers after the
-            # rebalance: this runs in aiokafka's coordinator, which must not back off,
-            # restore, or see a cancellation that is not its own. A finish still waiting
-            # after the grace (Neo4j or Kafka away) is cancelled, as a crash would stop it:
-            # this member then rejoins in time instead of being evicted and writing, once
-            # the server is back, outputs and state of partitions another member owns.
-            task = self._finishing
-            if task is not None:
-                done, _ = await asyncio.wait({task}, timeout=self.revoke_grace_s)
-                if not done:
-                    log.warning(
-                        "%s: the batch finishing is still waiting after %.1f s; cancelled "
-                        "for the rebalance (read again after it)",
-                        self.name,
-                        self.revoke_grace_s,
-                    )
-                    task.cancel()
-                    await asyncio.wait({task})
             await self._settle(recover=False)
             log.info("%s: partitions revoked: %s", self.name, _tps(revoked))
             await self.stage.revoked(set(revoked))
             self.assignment -= set(revoked)
             for tp in revoked:
                 self._next.pop(tp, None)
+
+    async def _cancel_if_stuck(self) -> None:
+        task = self._finishing
+        if task is None:
+            return
+        done, _ = await asyncio.wait({task}, timeout=self.revoke_grace_s)
+        if not done:
+            log.warning(
+                "%s: the batch finishing is still waiting after %.1f s; cancelled for the "
+                "rebalance (read again after it)",
+                self.name,
+                self.revoke_grace_s,
+            )
+            task.cancel()
+            await asyncio.wait({task})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         async with self._lock:

@@ -315,3 +315,35 @@ def test_a_rebalance_cancels_a_finish_still_waiting_after_the_grace(monkeypatch)
     assert stage.resets == 1  # the loop recovered after the rebalance
     assert stage.processed == [(0, 0), (0, 1)]
     assert [c[TP0] for c in commits] == [2]
+
+
+def test_the_grace_holds_also_while_the_loop_waits_for_the_stuck_finish(monkeypatch):
+    """The loop holds its lock while it waits for the finish before the next one; the
+    listener must not wait for that lock past the grace."""
+    monkeypatch.setattr("streams.kafka_io.asyncio.sleep", _no_sleep)
+
+    async def scenario():
+        block = asyncio.Event()
+        consumer, stage = FakeConsumer({TP0: 4}), FakeStage(block=block)
+        loop = BatchLoop(consumer, ["in"], stage, 10, "test", revoke_grace_s=0.05)
+        task = asyncio.create_task(loop.run())
+        for _ in range(5):
+            await _real_sleep(0.01)  # [0, 1] stuck; [2, 3] prepared, the loop waiting
+        assert stage.prepared == [(0, 0), (0, 1), (0, 2), (0, 3)]
+        async with asyncio.timeout(2):
+            await loop.on_partitions_revoked({TP0})
+        after_revoke = list(consumer.commits)
+        block.set()
+        await loop.on_partitions_assigned({TP0})
+        async with asyncio.timeout(5):
+            while len(stage.processed) < 4:
+                await _real_sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return after_revoke, stage, consumer.commits
+
+    after_revoke, stage, commits = asyncio.run(scenario())
+    assert after_revoke == []
+    assert stage.processed == [(0, 0), (0, 1), (0, 2), (0, 3)]
+    assert [c[TP0] for c in commits] == [2, 4]
