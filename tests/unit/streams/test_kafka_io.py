@@ -180,6 +180,16 @@ def test_a_rebalance_waits_for_the_batch_in_flight():
 _real_sleep = asyncio.sleep
 
 
+async def _stop_when_processed(task, stage, count):
+    """Wait until the stage finished ``count`` records, then stop the loop (SIGTERM)."""
+    async with asyncio.timeout(5):
+        while len(stage.processed) < count:
+            await _real_sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 async def _no_sleep(delay, *args):
     await _real_sleep(0)
 
@@ -251,12 +261,7 @@ def test_a_finish_failing_during_a_rebalance_is_recovered_by_the_loop_not_the_li
         await revoking  # the listener returns; it does not reset or rewind
         resets_in_listener = stage.resets
         await loop.on_partitions_assigned({TP0})
-        async with asyncio.timeout(5):
-            while len(stage.processed) < 2:
-                await _real_sleep(0.01)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await _stop_when_processed(task, stage, 2)
         return resets_in_listener, stage, consumer.commits
 
     resets_in_listener, stage, commits = asyncio.run(scenario())
@@ -302,12 +307,7 @@ def test_a_rebalance_cancels_a_finish_still_waiting_after_the_grace(monkeypatch)
         after_revoke = list(consumer.commits), list(stage.processed)
         block.set()  # the server is back
         await loop.on_partitions_assigned({TP0})
-        async with asyncio.timeout(5):
-            while len(stage.processed) < 2:
-                await _real_sleep(0.01)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await _stop_when_processed(task, stage, 2)
         return after_revoke, stage, consumer.commits
 
     (commits_then, processed_then), stage, commits = asyncio.run(scenario())
@@ -335,12 +335,7 @@ def test_the_grace_holds_also_while_the_loop_waits_for_the_stuck_finish(monkeypa
         after_revoke = list(consumer.commits)
         block.set()
         await loop.on_partitions_assigned({TP0})
-        async with asyncio.timeout(5):
-            while len(stage.processed) < 4:
-                await _real_sleep(0.01)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await _stop_when_processed(task, stage, 4)
         return after_revoke, stage, consumer.commits
 
     after_revoke, stage, commits = asyncio.run(scenario())
