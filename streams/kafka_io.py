@@ -256,6 +256,9 @@ class BatchLoop(ConsumerRebalanceListener):
             return
         if await self._settle():
             self._finishing = asyncio.create_task(self._finish(finish, batch))
+            # let the finish start its sends and graph write now, not at the next batch's
+            # first yield (its preparation runs a few hundred records between yields)
+            await asyncio.sleep(0)
         # else: the previous batch failed, the stage was reset and the consumer rewound;
         # this preparation (made on the memory just dropped) is thrown away
 

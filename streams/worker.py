@@ -53,6 +53,11 @@ def run_worker(settings: Settings) -> None:
     # few reference cycles: collect the young generation less often, so the collector does
     # not walk the heap every few batches (DetectStage freezes what a restore read).
     gc.set_threshold(50_000, 20, 100)
+    # The Neo4j driver runs each graph write in a thread, one Bolt round trip after another;
+    # after each it waits for the GIL, which the busy event loop hands over only every
+    # switch interval (5 ms by default): a few round trips a batch made Neo4j, the slowest
+    # step, wait tens of milliseconds for nothing (bench/e2e.py).
+    sys.setswitchinterval(0.001)
     registry = load_registry()
     topics = settings.topics
     wait_for("Kafka", lambda: ensure_topics(settings.bootstrap_servers, topics), KafkaUnreachable)
