@@ -3,12 +3,12 @@
 write rows arrive as ISO text and are read with ``datetime()`` (graph/writer.py says why).
 
 Provenance: each relationship carries the ``event_id`` (or ``alert_id``, or a case step's
-``step_id``) that made it, and a Shipment's ``event_ids`` lists the events about it (a few
-per journey). Party, Vehicle and Driver nodes keep no list of their own: a popular party or
-driver is in every shipment it ships or drives, so such a list grew without bound and every
-write rewrote it whole (quadratic over time, and a random page of the property store per
-declaration once the graph outgrows the page cache); their relationships (SHIPPED_BY,
-CONSIGNED_TO, CARRIED_BY, DRIVEN_BY, IMPLICATES) already name each event that ties them in.
+``step_id``) that made it, and nothing else does: every event about a shipment leaves at
+least one relationship of that shipment (out of it, or SEIZED_FROM and CORRECTS into it)
+naming the event, so the events the graph holds are read from those
+(:data:`RECORDED_EVENT_COUNT_QUERY`). Nodes keep no list of event ids: such a list was
+rewritten whole by every event (a Shipment's on each scan, a popular party's or driver's on
+each declaration, growing without bound), a sixth of the cost of writing a scan.
 
 Corrections never delete: a retracted event's relationships (and a retracted Seizure) get
 ``retracted = true`` and ``retracted_by`` (the smallest id of the corrections of that
@@ -60,15 +60,6 @@ MERGE (c)-[:LOCATED_IN]->(l)
 """
 
 
-def _add_provenance(var: str) -> str:
-    """Append row.event_id to ``var``.event_ids once (Shipment nodes only: see above)."""
-    return f"""
-SET {var}.event_ids = CASE
-    WHEN row.event_id IN coalesce({var}.event_ids, []) THEN {var}.event_ids
-    ELSE coalesce({var}.event_ids, []) + row.event_id END
-"""
-
-
 def _mark_if_retracted(var: str, carry: str) -> str:
     """Mark ``var`` retracted when a correction of row.event_id is already in the graph
     (the earliest correction by id); nothing is written otherwise."""
@@ -82,11 +73,11 @@ CALL ({var}, row) {{
 """
 
 
-# The event's shipment (created when new; the event added to its provenance) ...
+# The event's shipment (created when new) ...
 _SHIPMENT_EVENT = """
 UNWIND $rows AS row
 MERGE (s:Shipment {shipment_id: row.shipment_id})
-""" + _add_provenance("s")
+"""
 # ... and the checkpoint where the event happened.
 _AT_CHECKPOINT = """
 WITH s, row
@@ -107,9 +98,6 @@ CALL (s, row) {
         s.vehicle_plate = row.vehicle_plate, s.driver_id = row.driver_id,
         s.categories = row.categories, s.declared_weight_kg = row.declared_weight_kg
 }
-"""
-    + _add_provenance("s")
-    + """
 WITH s, row
 MATCH (l:Locality {code: row.destination_locality})
 MERGE (s)-[d:DESTINED_FOR {event_id: row.event_id}]->(l)
@@ -345,10 +333,18 @@ RELATIONSHIP_COUNTS_QUERY = """
 MATCH ()-[r]->() RETURN type(r) AS type, count(*) AS count ORDER BY type
 """
 
-# How many distinct events of these shipments the graph holds (provenance on Shipment).
+# How many distinct events of these shipments the graph holds: the event ids on each
+# shipment's own relationships (see the provenance note above).
 RECORDED_EVENT_COUNT_QUERY = """
 MATCH (s:Shipment) WHERE s.shipment_id IN $shipment_ids
-RETURN coalesce(sum(size(s.event_ids)), 0) AS events
+CALL (s) {
+    MATCH (s)-[r]->() WHERE r.event_id IS NOT NULL
+    RETURN r.event_id AS event_id
+    UNION
+    MATCH (s)<-[r:SEIZED_FROM|CORRECTS]-()
+    RETURN r.event_id AS event_id
+}
+RETURN count(event_id) AS events
 """
 
 

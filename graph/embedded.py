@@ -4,8 +4,8 @@ networkx MultiDiGraph in memory (the embedded mode, and tests without a server).
 :class:`EmbeddedGraph` applies the rows of :func:`graph.projection.project` with the same
 keyed-merge rules as the Cypher in graph/cypher.py (a replay changes nothing; corrections
 mark, never delete; an older alert revision never overwrites a newer one), and the same
-provenance: each relationship's event id, and ``event_ids`` on Shipment nodes only (the
-graph/cypher.py docstring says why Party, Vehicle and Driver nodes keep no list).
+provenance: each relationship's event id, and no list of event ids on any node (the
+graph/cypher.py docstring says why).
 :class:`graph.embedded_queries.EmbeddedQueries` answers the investigator queries from it;
 tests/integration/graph/test_backends.py asks it and Neo4j the same questions over the same
 simulated traffic and compares the answers.
@@ -67,15 +67,11 @@ class EmbeddedGraph:
             for row in batch:
                 apply(row)
 
-    def _node(self, label: str, key: str, event_id: str | None = None) -> Node:
-        """The node, made when new; ``event_id`` (Shipment nodes only) joins its event_ids."""
+    def _node(self, label: str, key: str) -> Node:
+        """The node, made when new."""
         node = (label, key)
         if node not in self.g:
             self.g.add_node(node)
-        if event_id is not None:
-            ids = self.g.nodes[node].setdefault("event_ids", [])
-            if event_id not in ids:
-                ids.append(event_id)
         return node
 
     def _edge(
@@ -92,7 +88,7 @@ class EmbeddedGraph:
             data["retracted"], data["retracted_by"] = True, by
 
     def _declarations(self, row: Row) -> None:
-        s = self._node("Shipment", row["shipment_id"], row["event_id"])
+        s = self._node("Shipment", row["shipment_id"])
         props = self.g.nodes[s]
         if props.get("declared_at") is None or props["declared_at"] <= row["declared_at"]:
             props.update(
@@ -129,7 +125,7 @@ class EmbeddedGraph:
             self._edge(s, c, "PLANNED_STOP", row["event_id"], str(position))
 
     def _at(self, row: Row, type_: str, **props: Any) -> None:
-        s = self._node("Shipment", row["shipment_id"], row["event_id"])
+        s = self._node("Shipment", row["shipment_id"])
         c = ("Checkpoint", row["checkpoint_id"])
         self._edge(s, c, type_, row["event_id"], occurred_at=row["occurred_at"], **props)
 
@@ -142,7 +138,7 @@ class EmbeddedGraph:
         self._at(row, "INSPECTED_AT", **{k: row[k] for k in keys})
 
     def _seizures(self, row: Row) -> None:
-        s = self._node("Shipment", row["shipment_id"], row["event_id"])
+        s = self._node("Shipment", row["shipment_id"])
         z = self._node("Seizure", row["seizure_id"])
         eid = row["event_id"]
         self.seizure_events.add(eid)
@@ -169,7 +165,7 @@ class EmbeddedGraph:
             self._edge(z, self._node("Driver", row["driver_id"]), "IMPLICATES", eid)
 
     def _transfers(self, row: Row) -> None:
-        s = self._node("Shipment", row["shipment_id"], row["event_id"])
+        s = self._node("Shipment", row["shipment_id"])
         to = self._node("Shipment", row["to_shipment_id"])
         self._edge(s, to, "TRANSFERRED_TO", row["event_id"], occurred_at=row["occurred_at"])
 

@@ -12,9 +12,12 @@ from streams.readers import TopicTail
 from tests.factories import ROUTE, declaration, scan
 from tests.stack import publisher
 
+# Per shipment: its passages, and the distinct events its relationships name.
 PASSAGES = """
-MATCH (s:Shipment)-[p:PASSED]->() WHERE s.shipment_id IN $ids
-RETURN s.shipment_id AS id, count(p) AS passages, size(s.event_ids) AS events
+MATCH (s:Shipment) WHERE s.shipment_id IN $ids
+RETURN s.shipment_id AS id, COUNT { (s)-[:PASSED]->() } AS passages,
+       size(COLLECT { MATCH (s)-[r]->() WHERE r.event_id IS NOT NULL
+                      RETURN DISTINCT r.event_id }) AS events
 """
 
 

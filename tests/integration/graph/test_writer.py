@@ -9,10 +9,13 @@ from schemas import load_registry
 from streams import load_detection_config, process
 from tests.factories import ROUTE, declaration, scan
 
+# The shipment's relationships by type, and the events they name (its provenance).
 COUNTS = """
 MATCH (s:Shipment {shipment_id: $id})
+WITH s, COLLECT { MATCH (s)-[x]->() WHERE x.event_id IS NOT NULL
+                  RETURN DISTINCT x.event_id } AS event_ids
 OPTIONAL MATCH (s)-[r]-()
-RETURN s.event_ids AS event_ids, type(r) AS type, count(r) AS n ORDER BY type
+RETURN event_ids, type(r) AS type, count(r) AS n ORDER BY type
 """
 
 
