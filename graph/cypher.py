@@ -84,9 +84,12 @@ WITH s, row
 MATCH (c:Checkpoint {checkpoint_id: row.checkpoint_id})
 """
 
-# The shipment's own properties follow its latest declaration by event time.
-MERGE_DECLARATIONS_QUERY = (
-    """
+# A declaration, in one statement: the shipment (its own properties follow its latest
+# declaration by event time), its destination, vehicle, driver and goods lines, its shipper
+# and consignee (their names follow the latest write, a tax code once known stays; merged in
+# that order, as the embedded store applies them), and its route: one PLANNED_STOP a
+# checkpoint, by position (from 1). The correction that may retract it is looked up once.
+MERGE_DECLARATIONS_QUERY = """
 UNWIND $rows AS row
 MERGE (s:Shipment {shipment_id: row.shipment_id})
 WITH s, row
@@ -98,19 +101,21 @@ CALL (s, row) {
         s.vehicle_plate = row.vehicle_plate, s.driver_id = row.driver_id,
         s.categories = row.categories, s.declared_weight_kg = row.declared_weight_kg
 }
-WITH s, row
-MATCH (l:Locality {code: row.destination_locality})
-MERGE (s)-[d:DESTINED_FOR {event_id: row.event_id}]->(l)
-"""
-    + _mark_if_retracted("d", "s, d")
-    + """
-WITH s, row
+CALL (row) {
+    OPTIONAL MATCH (x:Correction {corrected_event_id: row.event_id})
+    RETURN min(x.event_id) AS retracted_by
+}
+CALL (s, row, retracted_by) {
+    MATCH (l:Locality {code: row.destination_locality})
+    MERGE (s)-[d:DESTINED_FOR {event_id: row.event_id}]->(l)
+    WITH d WHERE retracted_by IS NOT NULL
+    SET d.retracted = true, d.retracted_by = retracted_by
+}
 MERGE (v:Vehicle {plate: row.vehicle_plate})
-MERGE (s)-[cb:CARRIED_BY {event_id: row.event_id}]->(v)
-WITH s, row
+MERGE (s)-[:CARRIED_BY {event_id: row.event_id}]->(v)
 MERGE (dr:Driver {driver_id: row.driver_id})
-MERGE (s)-[db:DRIVEN_BY {event_id: row.event_id}]->(dr)
-WITH s, row
+MERGE (s)-[:DRIVEN_BY {event_id: row.event_id}]->(dr)
+WITH s, row, retracted_by
 CALL (s, row) {
     UNWIND row.goods AS line
     MERGE (g:GoodsCategory {code: line.category})
@@ -119,40 +124,23 @@ CALL (s, row) {
         c.quantity = line.quantity, c.unit = line.unit, c.weight_kg = line.weight_kg,
         c.value_vnd = line.value_vnd
 }
-"""
-)
-
-# A declaration's shipper and consignee (their names follow the latest write, a tax code
-# once known stays), then the shipment's links to them. The parties are merged in the row's
-# order (shipper, consignee) inside the subquery, as the embedded store applies them.
-MERGE_PARTIES_QUERY = """
-UNWIND $rows AS row
-MATCH (s:Shipment {shipment_id: row.shipment_id})
 CALL (row) {
     UNWIND [row.shipper, row.consignee] AS party
     MERGE (p:Party {party_id: party.party_id})
     SET p.name = party.name, p.tax_code = coalesce(party.tax_code, p.tax_code)
     RETURN collect(p) AS parties
 }
-WITH s, row, parties[0] AS shipper, parties[1] AS consignee
+WITH s, row, retracted_by, parties[0] AS shipper, parties[1] AS consignee
 MERGE (s)-[:SHIPPED_BY {event_id: row.event_id}]->(shipper)
 MERGE (s)-[:CONSIGNED_TO {event_id: row.event_id}]->(consignee)
-"""
-
-# A declaration's route: one PLANNED_STOP a checkpoint, by position (from 1). The shipment
-# and the correction that may retract them are looked up once a declaration.
-MERGE_PLANNED_STOPS_QUERY = """
-UNWIND $rows AS row
-MATCH (s:Shipment {shipment_id: row.shipment_id})
-CALL (row) {
-    OPTIONAL MATCH (x:Correction {corrected_event_id: row.event_id})
-    RETURN min(x.event_id) AS retracted_by
+WITH s, row, retracted_by
+CALL (s, row, retracted_by) {
+    UNWIND range(1, size(row.route)) AS position
+    MATCH (c:Checkpoint {checkpoint_id: row.route[position - 1]})
+    MERGE (s)-[r:PLANNED_STOP {event_id: row.event_id, position: position}]->(c)
+    WITH r WHERE retracted_by IS NOT NULL
+    SET r.retracted = true, r.retracted_by = retracted_by
 }
-UNWIND range(1, size(row.route)) AS position
-MATCH (c:Checkpoint {checkpoint_id: row.route[position - 1]})
-MERGE (s)-[r:PLANNED_STOP {event_id: row.event_id, position: position}]->(c)
-WITH r, retracted_by WHERE retracted_by IS NOT NULL
-SET r.retracted = true, r.retracted_by = retracted_by
 """
 
 MERGE_PASSAGES_QUERY = (
@@ -303,8 +291,6 @@ CALL (a, c, row, at) {
 # Statement order matters: nodes before the relationships that bind them.
 WRITE_QUERIES = {
     "declarations": MERGE_DECLARATIONS_QUERY,
-    "parties": MERGE_PARTIES_QUERY,
-    "planned_stops": MERGE_PLANNED_STOPS_QUERY,
     "passages": MERGE_PASSAGES_QUERY,
     "inspections": MERGE_INSPECTIONS_QUERY,
     "seizures": MERGE_SEIZURES_QUERY,

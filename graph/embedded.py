@@ -108,21 +108,14 @@ class EmbeddedGraph:
         for line in row["goods"]:
             category = self._node("GoodsCategory", line["category"])
             self._edge(s, category, "CONTAINS", eid, str(line["line"]), **line)
-
-    def _parties(self, row: Row) -> None:
-        s = ("Shipment", row["shipment_id"])
         for party, type_ in ((row["shipper"], "SHIPPED_BY"), (row["consignee"], "CONSIGNED_TO")):
             p = self._node("Party", party["party_id"])
             props = self.g.nodes[p]
             props["name"] = party["name"]
             props["tax_code"] = party.get("tax_code") or props.get("tax_code")
-            self._edge(s, p, type_, row["event_id"])
-
-    def _planned_stops(self, row: Row) -> None:
-        s = ("Shipment", row["shipment_id"])
+            self._edge(s, p, type_, eid)
         for position, checkpoint_id in enumerate(row["route"], start=1):
-            c = ("Checkpoint", checkpoint_id)
-            self._edge(s, c, "PLANNED_STOP", row["event_id"], str(position))
+            self._edge(s, ("Checkpoint", checkpoint_id), "PLANNED_STOP", eid, str(position))
 
     def _at(self, row: Row, type_: str, **props: Any) -> None:
         s = self._node("Shipment", row["shipment_id"])

@@ -36,15 +36,13 @@ Row = dict[str, Any]
 class GraphRows:
     """Rows for each write statement, in the order the writer runs them.
 
-    A declaration makes one row in each of ``declarations``, ``parties`` (its shipper and
-    consignee) and ``planned_stops`` (its route, in order): a row for each party link or
-    stop looked the same shipment up again for each, and a declaration's stops are half the
-    relationships of a batch.
+    A declaration makes one row, with its shipper, consignee and route (in order): a row
+    for each party link or stop looked the same shipment up again for each, and three
+    statements a declaration (itself, its parties, its route) cost Neo4j a sixth more than
+    one (bench/graph_write.py).
     """
 
     declarations: list[Row] = field(default_factory=list)
-    parties: list[Row] = field(default_factory=list)
-    planned_stops: list[Row] = field(default_factory=list)
     passages: list[Row] = field(default_factory=list)
     inspections: list[Row] = field(default_factory=list)
     seizures: list[Row] = field(default_factory=list)
@@ -103,13 +101,11 @@ def _declaration(rows: GraphRows, ev: ShipmentDeclared) -> None:
                 }
                 for n, g in enumerate(ev.goods, start=1)
             ],
+            "shipper": ev.shipper.model_dump(),
+            "consignee": ev.consignee.model_dump(),
+            "route": list(ev.declared_route),
         }
     )
-    link = {"shipment_id": ev.shipment_id, "event_id": ev.event_id}
-    rows.parties.append(
-        {**link, "shipper": ev.shipper.model_dump(), "consignee": ev.consignee.model_dump()}
-    )
-    rows.planned_stops.append({**link, "route": list(ev.declared_route)})
 
 
 def _event_rows(rows: GraphRows, ev: Event) -> None:

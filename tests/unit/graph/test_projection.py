@@ -6,18 +6,17 @@ from streams import load_detection_config, process
 from tests.factories import ROUTE, declaration, scan
 
 
-def test_declaration_projects_shipment_parties_and_ordered_route_one_row_each():
+def test_a_declaration_projects_one_row_with_its_parties_and_ordered_route():
     decl = declaration()
     rows = project([decl])
-    assert [r["shipment_id"] for r in rows.declarations] == [decl.shipment_id]
-    assert rows.declarations[0]["categories"] == ["dietary_supplements"]
-    assert rows.declarations[0]["declared_weight_kg"] == 1800.0
-    link = {"shipment_id": decl.shipment_id, "event_id": decl.event_id}
-    assert rows.planned_stops == [{**link, "route": ROUTE}]
-    assert rows.parties == [
-        {**link, "shipper": decl.shipper.model_dump(), "consignee": decl.consignee.model_dump()}
-    ]
-    assert len(rows) == 3
+    assert len(rows) == 1
+    (row,) = rows.declarations
+    assert (row["shipment_id"], row["event_id"]) == (decl.shipment_id, decl.event_id)
+    assert row["categories"] == ["dietary_supplements"]
+    assert row["declared_weight_kg"] == 1800.0
+    assert row["route"] == ROUTE
+    assert row["shipper"] == decl.shipper.model_dump()
+    assert row["consignee"] == decl.consignee.model_dump()
 
 
 def test_scan_projects_one_passage_carrying_its_event_id_and_time():
