@@ -66,6 +66,24 @@ def new_run(log_dir: Path, **env: str) -> Run:
     return Run(settings, merged, log_dir)
 
 
+def drop_topics(settings: Settings) -> None:
+    """Delete a finished run's topics (its own prefix): every run makes eight, and a few
+    dozen runs' logs grow the broker's data by gigabytes, which slows later runs (their
+    reads reach this machine's slow disk). Failed runs keep theirs, to be looked into."""
+    from kafka import KafkaAdminClient
+
+    prefix = settings.kafka.topic_prefix
+    if not prefix:  # never the unprefixed, shared topics
+        return
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
 def simulated_traffic(shipments: int, seed: int, days: float = 10.0) -> list[SimulatedEvent]:
     """Simulated traffic ending two days ago (times the worker believes), with heartbeats
     every 30 simulated minutes and a last one after the last event."""

@@ -29,6 +29,7 @@ from bench.harness import (
     Run,
     WorkerPool,
     check,
+    drop_topics,
     expected,
     new_run,
     produce,
@@ -105,6 +106,8 @@ def torture(plan: Plan, log_dir: Path | None = None) -> Outcome:
     with neo4j_driver(run.settings) as driver:
         report = check(run, want, driver)
     report.details += crashed
+    if report.clean and not crashed:
+        drop_topics(run.settings)
     return Outcome(report, finished - started, log_dir, done)
 
 
