@@ -72,14 +72,11 @@ def drop_topics(settings: Settings) -> None:
     reads reach this machine's slow disk). Failed runs keep theirs, to be looked into."""
     from kafka import KafkaAdminClient
 
-    prefix = settings.kafka.topic_prefix
-    if not prefix:  # never the unprefixed, shared topics
+    if not settings.kafka.topic_prefix:  # never the unprefixed, shared topics
         return
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            admin.delete_topics(mine)
+    try:  # the run's topics are those new_run made (ensure_topics: every spec)
+        admin.delete_topics([spec.name for spec in settings.topics.specs()])
     finally:
         admin.close()
 

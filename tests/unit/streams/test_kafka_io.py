@@ -290,31 +290,37 @@ def test_stopping_while_the_listener_waits_for_the_finish_does_not_cancel_the_li
     assert not cancelled and commits == [] and processed == []
 
 
+async def _rebalance_while_stuck(consumer, stage):
+    """A loop whose first finish is stuck (``stage.block`` unset) is revoked, with a grace
+    of 0.05 s; then the server is back (the block set), the partition is given again and
+    every record is processed. Returns what was prepared before the rebalance, and the
+    commits and processed records just after it."""
+    loop = BatchLoop(consumer, ["in"], stage, 10, "test", revoke_grace_s=0.05)
+    task = asyncio.create_task(loop.run())
+    for _ in range(5):
+        await _real_sleep(0.01)
+    prepared = list(stage.prepared)
+    async with asyncio.timeout(2):
+        await loop.on_partitions_revoked({TP0})  # returns after the grace
+    after_revoke = list(consumer.commits), list(stage.processed)
+    stage.block.set()
+    await loop.on_partitions_assigned({TP0})
+    await _stop_when_processed(task, stage, sum(map(len, consumer.logs.values())))
+    return prepared, *after_revoke
+
+
 def test_a_rebalance_cancels_a_finish_still_waiting_after_the_grace(monkeypatch):
     """A finish stuck on a server (Neo4j away) must not hold the rebalance until this
     member is evicted and, once the server is back, writes for partitions it lost."""
     monkeypatch.setattr("streams.kafka_io.asyncio.sleep", _no_sleep)
 
-    async def scenario():
-        block = asyncio.Event()
-        consumer, stage = WaitingConsumer({TP0: 2}), FakeStage(block=block)
-        loop = BatchLoop(consumer, ["in"], stage, 10, "test", revoke_grace_s=0.05)
-        task = asyncio.create_task(loop.run())
-        for _ in range(5):
-            await _real_sleep(0.01)  # [0, 1] finishing, stuck
-        async with asyncio.timeout(2):
-            await loop.on_partitions_revoked({TP0})  # returns after the grace
-        after_revoke = list(consumer.commits), list(stage.processed)
-        block.set()  # the server is back
-        await loop.on_partitions_assigned({TP0})
-        await _stop_when_processed(task, stage, 2)
-        return after_revoke, stage, consumer.commits
-
-    (commits_then, processed_then), stage, commits = asyncio.run(scenario())
+    consumer, stage = WaitingConsumer({TP0: 2}), FakeStage(block=asyncio.Event())
+    # [0, 1] finishing, stuck
+    _, commits_then, processed_then = asyncio.run(_rebalance_while_stuck(consumer, stage))
     assert commits_then == [] and processed_then == []  # cancelled, nothing committed
     assert stage.resets == 1  # the loop recovered after the rebalance
     assert stage.processed == [(0, 0), (0, 1)]
-    assert [c[TP0] for c in commits] == [2]
+    assert [c[TP0] for c in consumer.commits] == [2]
 
 
 def test_the_grace_holds_also_while_the_loop_waits_for_the_stuck_finish(monkeypatch):
@@ -322,23 +328,10 @@ def test_the_grace_holds_also_while_the_loop_waits_for_the_stuck_finish(monkeypa
     listener must not wait for that lock past the grace."""
     monkeypatch.setattr("streams.kafka_io.asyncio.sleep", _no_sleep)
 
-    async def scenario():
-        block = asyncio.Event()
-        consumer, stage = FakeConsumer({TP0: 4}), FakeStage(block=block)
-        loop = BatchLoop(consumer, ["in"], stage, 10, "test", revoke_grace_s=0.05)
-        task = asyncio.create_task(loop.run())
-        for _ in range(5):
-            await _real_sleep(0.01)  # [0, 1] stuck; [2, 3] prepared, the loop waiting
-        assert stage.prepared == [(0, 0), (0, 1), (0, 2), (0, 3)]
-        async with asyncio.timeout(2):
-            await loop.on_partitions_revoked({TP0})
-        after_revoke = list(consumer.commits)
-        block.set()
-        await loop.on_partitions_assigned({TP0})
-        await _stop_when_processed(task, stage, 4)
-        return after_revoke, stage, consumer.commits
-
-    after_revoke, stage, commits = asyncio.run(scenario())
+    consumer, stage = FakeConsumer({TP0: 4}), FakeStage(block=asyncio.Event())
+    # [0, 1] stuck; [2, 3] prepared, the loop waiting
+    prepared, after_revoke, _ = asyncio.run(_rebalance_while_stuck(consumer, stage))
+    assert prepared == [(0, 0), (0, 1), (0, 2), (0, 3)]
     assert after_revoke == []
     assert stage.processed == [(0, 0), (0, 1), (0, 2), (0, 3)]
-    assert [c[TP0] for c in commits] == [2, 4]
+    assert [c[TP0] for c in consumer.commits] == [2, 4]
