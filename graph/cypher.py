@@ -32,7 +32,10 @@ SCHEMA_QUERIES = (
     "CREATE CONSTRAINT correction_event_id IF NOT EXISTS "
     "FOR (n:Correction) REQUIRE n.event_id IS UNIQUE",
     "CREATE INDEX correction_target IF NOT EXISTS FOR (n:Correction) ON (n.corrected_event_id)",
-    "CREATE INDEX passed_event_id IF NOT EXISTS FOR ()-[r:PASSED]-() ON (r.event_id)",
+    # Every query finds a shipment's PASSED through the shipment: an index of their event
+    # ids (made by earlier versions) cost an index entry per scan, about a tenth of a scan's
+    # write, and served no query.
+    "DROP INDEX passed_event_id IF EXISTS",
     "CREATE INDEX passed_occurred_at IF NOT EXISTS FOR ()-[r:PASSED]-() ON (r.occurred_at)",
     "CREATE INDEX alert_raised_at IF NOT EXISTS FOR (n:Alert) ON (n.raised_at)",
     "CREATE INDEX shipment_declared_at IF NOT EXISTS FOR (n:Shipment) ON (n.declared_at)",
