@@ -12,7 +12,8 @@ Used by bench/e2e.py (throughput), bench/torture.py (faults) and their CI-sized 
   stopped (SIGTERM);
 - :func:`wait_until_done`: every offset of every stage committed;
 - :func:`check`: the alerts and the graph against the in-process run of the same traffic
-  (lost, duplicated and different counts).
+  (lost, duplicated and different counts);
+- :func:`drop_topics` and :func:`drop_graph`: a clean run's topics and nodes deleted.
 """
 
 from __future__ import annotations
@@ -79,6 +80,40 @@ def drop_topics(settings: Settings) -> None:
         admin.delete_topics([spec.name for spec in settings.topics.specs()])
     finally:
         admin.close()
+
+
+# A finished run's part of the graph, deleted a few thousand nodes a transaction: the
+# alerts, seizures and corrections on its shipments, the parties, vehicles and drivers its
+# shipments name (every run has a namespace of its own for them: nothing else names them),
+# then the shipments themselves.
+_DROP_GRAPH_QUERIES = (
+    """
+    UNWIND $shipment_ids AS id
+    MATCH (:Shipment {shipment_id: id})<-[:FLAGS|SEIZED_FROM|CORRECTS]-(n)
+    WITH DISTINCT n
+    CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 2000 ROWS
+    """,
+    """
+    UNWIND $shipment_ids AS id
+    MATCH (:Shipment {shipment_id: id})-[:SHIPPED_BY|CONSIGNED_TO|CARRIED_BY|DRIVEN_BY]->(n)
+    WITH DISTINCT n
+    CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 2000 ROWS
+    """,
+    """
+    UNWIND $shipment_ids AS id
+    MATCH (s:Shipment {shipment_id: id})
+    CALL (s) { DETACH DELETE s } IN TRANSACTIONS OF 1000 ROWS
+    """,
+)
+
+
+def drop_graph(settings: Settings, driver: Any, shipment_ids: list[str]) -> None:
+    """Delete a finished run's nodes from Neo4j, as :func:`drop_topics` its topics: run
+    after run, a store grown past Neo4j's page cache reads from this machine's slow disk,
+    and later runs measure that instead of goodsflow. Failed runs keep theirs."""
+    with driver.session(database=settings.neo4j.database) as session:
+        for query in _DROP_GRAPH_QUERIES:
+            session.run(query, shipment_ids=shipment_ids).consume()
 
 
 def simulated_traffic(shipments: int, seed: int, days: float = 10.0) -> list[SimulatedEvent]:

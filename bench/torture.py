@@ -29,6 +29,7 @@ from bench.harness import (
     Run,
     WorkerPool,
     check,
+    drop_graph,
     drop_topics,
     expected,
     new_run,
@@ -105,9 +106,10 @@ def torture(plan: Plan, log_dir: Path | None = None) -> Outcome:
     crashed = pool.crashed()
     with neo4j_driver(run.settings) as driver:
         report = check(run, want, driver)
-    report.details += crashed
-    if report.clean and not crashed:
-        drop_topics(run.settings)
+        report.details += crashed
+        if report.clean and not crashed:
+            drop_topics(run.settings)
+            drop_graph(run.settings, driver, want.shipments)
     return Outcome(report, finished - started, log_dir, done)
 
 
