@@ -25,8 +25,7 @@ from pathlib import Path
 from bench.harness import (
     WorkerPool,
     check,
-    drop_graph,
-    drop_topics,
+    drop_run,
     expected,
     new_run,
     produce,
@@ -65,8 +64,7 @@ def one_run(
     with neo4j_driver(run.settings) as driver:
         report = check(run, want, driver)
         if report.clean:
-            drop_topics(run.settings)
-            drop_graph(run.settings, driver, want.shipments)
+            drop_run(run, driver, want.shipments)
     verdict = "answers match" if report.clean else "WRONG: " + report.line()
     print(
         f"  {workers} worker(s): {want.events:,} events ({len(records):,} records, "

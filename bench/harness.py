@@ -13,7 +13,7 @@ Used by bench/e2e.py (throughput), bench/torture.py (faults) and their CI-sized 
 - :func:`wait_until_done`: every offset of every stage committed;
 - :func:`check`: the alerts and the graph against the in-process run of the same traffic
   (lost, duplicated and different counts);
-- :func:`drop_topics` and :func:`drop_graph`: a clean run's topics and nodes deleted.
+- :func:`drop_run`: a clean run's topics and nodes deleted.
 """
 
 from __future__ import annotations
@@ -67,10 +67,17 @@ def new_run(log_dir: Path, **env: str) -> Run:
     return Run(settings, merged, log_dir)
 
 
+def drop_run(run: Run, driver: Any, shipment_ids: list[str]) -> None:
+    """Delete what a clean run made: its topics and its nodes. Run after run, a few dozen
+    runs grow the broker's logs and the Neo4j store by gigabytes, later runs read them from
+    this machine's slow disk, and measure that instead of goodsflow. Failed runs keep
+    theirs, to be looked into."""
+    drop_topics(run.settings)
+    drop_graph(run.settings, driver, shipment_ids)
+
+
 def drop_topics(settings: Settings) -> None:
-    """Delete a finished run's topics (its own prefix): every run makes eight, and a few
-    dozen runs' logs grow the broker's data by gigabytes, which slows later runs (their
-    reads reach this machine's slow disk). Failed runs keep theirs, to be looked into."""
+    """Delete a finished run's topics (its own prefix; every run makes eight)."""
     from kafka import KafkaAdminClient
 
     if not settings.kafka.topic_prefix:  # never the unprefixed, shared topics
@@ -108,9 +115,7 @@ _DROP_GRAPH_QUERIES = (
 
 
 def drop_graph(settings: Settings, driver: Any, shipment_ids: list[str]) -> None:
-    """Delete a finished run's nodes from Neo4j, as :func:`drop_topics` its topics: run
-    after run, a store grown past Neo4j's page cache reads from this machine's slow disk,
-    and later runs measure that instead of goodsflow. Failed runs keep theirs."""
+    """Delete a finished run's nodes from Neo4j (:data:`_DROP_GRAPH_QUERIES`)."""
     with driver.session(database=settings.neo4j.database) as session:
         for query in _DROP_GRAPH_QUERIES:
             session.run(query, shipment_ids=shipment_ids).consume()

@@ -29,8 +29,7 @@ from bench.harness import (
     Run,
     WorkerPool,
     check,
-    drop_graph,
-    drop_topics,
+    drop_run,
     expected,
     new_run,
     produce,
@@ -108,8 +107,7 @@ def torture(plan: Plan, log_dir: Path | None = None) -> Outcome:
         report = check(run, want, driver)
         report.details += crashed
         if report.clean and not crashed:
-            drop_topics(run.settings)
-            drop_graph(run.settings, driver, want.shipments)
+            drop_run(run, driver, want.shipments)
     return Outcome(report, finished - started, log_dir, done)
 
 
