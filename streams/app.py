@@ -30,6 +30,7 @@ from graph.writer import Neo4jGraphWriter
 from schemas import Registry
 from streams.config import DetectionConfig
 from streams.context import DetectionContext
+from streams.handoff import ParsedEvents
 from streams.kafka_io import BatchLoop, new_consumer, new_producer
 from streams.processor import DetectStage, FactsReader, GraphSink, IngestStage
 from streams.topics import Topics
@@ -92,13 +93,14 @@ class StreamProcessor(Service):
         await self.producer.start()
         context = DetectionContext(d.registry)
         graph = GraphSink(d.graph)
+        handoff = ParsedEvents()
         facts = FactsReader(d.bootstrap_servers, d.topics, d.detection, context, self.metrics)
         ingest = BatchLoop(
             new_consumer(
                 d.bootstrap_servers, d.topics.ingest_group, d.session_timeout_s, d.batch_size
             ),
             [d.topics.checkpoint_events, d.topics.alert_cases],
-            IngestStage(d.topics, d.detection, graph, self.producer, self.metrics),
+            IngestStage(d.topics, d.detection, graph, self.producer, self.metrics, handoff),
             d.batch_size,
             "ingest",
             revoke_grace_s=d.session_timeout_s / 4,
@@ -110,7 +112,7 @@ class StreamProcessor(Service):
             [d.topics.shipment_events],
             DetectStage(
                 d.bootstrap_servers, d.topics, d.detection, d.registry, context, graph,
-                self.producer, self.metrics,
+                self.producer, self.metrics, handoff,
             ),
             d.batch_size,
             "detect",

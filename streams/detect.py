@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -140,8 +140,10 @@ class PartitionTask:
         registry: Registry,
         context: DetectionContext,
         sources: int,
+        parse: Callable[[bytes], Event | StreamHeartbeat] = parse_record,
     ) -> None:
         self.partition = partition
+        self._parse = parse  # parse_record, or the worker's handoff (streams/handoff.py)
         self.store = ShipmentStore(config, registry)
         self.sink = ListSink()
         self.detector = PartitionDetector(self.store, self.sink, config, registry, context)
@@ -183,7 +185,7 @@ class PartitionTask:
                     if watermark is not None:
                         self.detector.advance(watermark)
             elif kind == EVENT and value is not None:
-                event = parse_record(value)
+                event = self._parse(value)
                 if isinstance(event, StreamHeartbeat):
                     raise ValueError("a heartbeat is not forwarded to detection")
                 self._handle(event)

@@ -44,6 +44,7 @@ from streams.context import DetectionContext
 from streams.deadletters import dead_letter_record
 from streams.detect import PartitionTask
 from streams.facts import CaseFact, Fact, decode_fact, encode_fact, facts_of_event
+from streams.handoff import ParsedEvents
 from streams.ingest import Ingest, InputRecord, Rejected, Verdicts
 from streams.kafka_io import Batch, Finish, RecordBuffer, read_to_end, retry_forever
 from streams.records import (
@@ -108,9 +109,11 @@ class IngestStage:
         graph: GraphSink,
         producer: AIOKafkaProducer,
         metrics: WorkerMetrics,
+        handoff: ParsedEvents,
     ) -> None:
         self.topics, self.graph, self.producer, self.metrics = topics, graph, producer, metrics
         self.ingest = Ingest(topics, config)
+        self.handoff = handoff  # what detection here will read back, parsed
         self.owned: set[int] = set()  # checkpoint-events partitions read here
 
     async def assigned(self, partitions: set[TopicPartition]) -> None:
@@ -197,6 +200,8 @@ class IngestStage:
             written += 1
             for send in sends:
                 out.add(*send)
+            if record.value is not None:
+                self.handoff.put(record.value, event)
         shipment_events = self.topics.shipment_events
         for record, step in verdicts.cases:
             out.add(
@@ -251,10 +256,12 @@ class DetectStage:
         graph: GraphSink,
         producer: AIOKafkaProducer,
         metrics: WorkerMetrics,
+        handoff: ParsedEvents,
     ) -> None:
         self.bootstrap_servers, self.topics = bootstrap_servers, topics
         self.config, self.registry, self.context = config, registry, context
         self.graph, self.producer, self.metrics = graph, producer, metrics
+        self.handoff = handoff
         self.tasks: dict[int, PartitionTask] = {}  # restored partitions (owned or kept)
         self.owned: set[int] = set()  # the partitions this member is given now
 
@@ -283,7 +290,9 @@ class DetectStage:
             return
         started = time.perf_counter()
         tasks = {
-            p: PartitionTask(p, self.config, self.registry, self.context, PARTITIONS)
+            p: PartitionTask(
+                p, self.config, self.registry, self.context, PARTITIONS, self.handoff.parse
+            )
             for p in partitions
         }
 

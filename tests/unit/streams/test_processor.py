@@ -10,8 +10,9 @@ import pytest
 from aiokafka import TopicPartition
 
 from graph.writer import Refused, WriteReport
-from schemas import event_to_json
+from schemas import event_to_json, parse_record
 from streams import load_detection_config
+from streams.handoff import ParsedEvents
 from streams.processor import IngestStage
 from streams.records import EVENT, KIND, WATERMARK
 from streams.topics import Topics, partition_for
@@ -73,7 +74,8 @@ def test_a_batch_goes_to_the_graph_the_shipment_topic_and_the_facts_with_marks_a
     bad = scan(decl.shipment_id, "LS-HUUNGHI", 30)
     good = scan(decl.shipment_id, "LS-CHILANG", 60)
     producer, graph = FakeProducer(), FakeGraph(refuse={bad.event_id})
-    stage = IngestStage(TOPICS, load_detection_config(), graph, producer, WorkerMetrics())
+    handoff = ParsedEvents()
+    stage = IngestStage(TOPICS, load_detection_config(), graph, producer, WorkerMetrics(), handoff)
     tp = TopicPartition(TOPICS.checkpoint_events, 2)
     batch = {tp: [Rec(i, event_to_json(ev)) for i, ev in enumerate([decl, bad, good])]}
     asyncio.run(stage.process(batch))
@@ -83,6 +85,11 @@ def test_a_batch_goes_to_the_graph_the_shipment_topic_and_the_facts_with_marks_a
     forwarded = [(p, v) for t, p, k, v, h in producer.sent if t == TOPICS.shipment_events]
     events = [json.loads(v)["event_id"] for p, v in forwarded if b"watermark" not in v]
     assert events == [decl.event_id, good.event_id]  # the refused one goes no further
+    # detection in this worker takes the forwarded events as ingest parsed them, once
+    for _, value in forwarded:
+        if b"watermark" not in value:
+            assert handoff.parse(value) == parse_record(value)
+    assert (handoff.hits, len(handoff)) == (2, 0)
     assert all(p == where for p, v in forwarded if b"watermark" not in v)
     marks = [(t, p) for t, p, k, v, h in producer.sent if h.get(KIND) == WATERMARK]
     assert sorted(p for t, p in marks if t == TOPICS.shipment_events) == list(range(6))
@@ -126,6 +133,7 @@ def test_a_detection_reset_whose_restore_fails_keeps_its_partitions_to_restore_l
     stage = DetectStage(
         "unused:9092", TOPICS, load_detection_config(), registry,
         DetectionContext(registry), FakeGraph(set()), FakeProducer(), WorkerMetrics(),
+        ParsedEvents(),
     )  # fmt: skip
     tps = {TopicPartition(TOPICS.shipment_events, p) for p in (1, 4)}
 
