@@ -285,6 +285,25 @@ class DetectionContext:
         """Seizures at checkpoints of ``corridor`` in ``[since, before)``, earliest first."""
         return list(map(_as_seizure, _window(self._on_corridor.get(corridor, []), since, before)))
 
+    def latest_corridor_seizures(
+        self, corridor: str, since: datetime, before: datetime, besides: str, latest: int
+    ) -> tuple[int, list[SeizureRef]]:
+        """How many seizures at checkpoints of ``corridor`` in ``[since, before)`` were made
+        on shipments other than ``besides``, and the ``latest`` most recent of them, the
+        most recent first. (A busy corridor has hundreds in a week; a rule shows a few.)"""
+        refs = self._on_corridor.get(corridor)
+        if not refs:
+            return 0, []
+        lo, hi = bisect.bisect_left(refs, (since,)), bisect.bisect_left(refs, (before,))
+        count, found = 0, list[SeizureRef]()
+        for i in range(hi - 1, lo - 1, -1):
+            ref = refs[i]
+            if ref[4] != besides:
+                count += 1
+                if len(found) < latest:
+                    found.append(_as_seizure(ref))
+        return count, found
+
     def corridor_incidents(
         self, corridor: str, since: datetime, before: datetime
     ) -> list[IncidentRef]:

@@ -163,15 +163,17 @@ def high_risk_corridor(view: View) -> Finding | None:
     since = before - timedelta(days=cfg.window_days)
     corridor_of = view.places.corridor
     corridors = sorted({corridor_of[cp] for cp in decl.route})
-    seized = sorted(
-        {
-            ref
-            for corridor in corridors
-            for ref in ctx.corridor_seizures(corridor, since, before)
-            if ref.shipment_id != state.shipment_id
-        },
-        reverse=True,  # the most recent first
-    )
+    # how many seizures, on which corridors, and the most recent (corridors share none)
+    seized_count, seized, hot_corridors = 0, [], set()
+    for corridor in corridors:
+        count, latest = ctx.latest_corridor_seizures(
+            corridor, since, before, state.shipment_id, cfg.max_seizures
+        )
+        if count:
+            seized_count += count
+            seized += latest
+            hot_corridors.add(corridor)
+    seized = sorted(seized, reverse=True)[: cfg.max_seizures]
     confirmed: dict[str, IncidentRef] = {}  # the latest fact of each confirmed alert
     for fact in sorted(
         (
@@ -183,12 +185,11 @@ def high_risk_corridor(view: View) -> Finding | None:
         reverse=True,
     ):
         confirmed.setdefault(fact.alert_id, fact)
-    if not seized and not confirmed:
+    if not seized_count and not confirmed:
         return None
-    places = [r.checkpoint_id for r in seized] + [f.checkpoint_id for f in confirmed.values()]
-    hot = sorted({corridor_of[cp] for cp in places})
+    hot = sorted(hot_corridors | {corridor_of[f.checkpoint_id] for f in confirmed.values()})
     evidence = [_declared(decl, "health goods declared on " + ", ".join(hot))]
-    for ref in seized[: cfg.max_seizures]:
+    for ref in seized:
         corridor = corridor_of[ref.checkpoint_id]
         evidence.append(_seized(ref, f"seizure {ref.seizure_id} on {corridor}"))
     for fact in list(confirmed.values())[: cfg.max_seizures]:
@@ -203,18 +204,18 @@ def high_risk_corridor(view: View) -> Finding | None:
                 shipment_id=fact.shipment_id,
             )
         )
-    first = "recent_seizure_on_corridor" if seized else "recent_confirmed_alert_on_corridor"
+    first = "recent_seizure_on_corridor" if seized_count else "recent_confirmed_alert_on_corridor"
     factors = {first: cfg.base, **health_factor(decl, config)}
-    incidents = len(seized) + len(confirmed)
+    incidents = seized_count + len(confirmed)
     if incidents > 1:
         more = "more_incidents" if confirmed else "more_seizures"
         factors[more] = cfg.per_extra_seizure * min(3, incidents - 1)
     days = f"{cfg.window_days:g}"
     if confirmed:
-        counted_vi = f"{len(seized)} vụ bắt giữ và {len(confirmed)} cảnh báo đã được xác nhận"
-        counted_en = f"{len(seized)} seizure(s) and {len(confirmed)} confirmed alert(s)"
+        counted_vi = f"{seized_count} vụ bắt giữ và {len(confirmed)} cảnh báo đã được xác nhận"
+        counted_en = f"{seized_count} seizure(s) and {len(confirmed)} confirmed alert(s)"
     else:
-        counted_vi, counted_en = f"{len(seized)} vụ bắt giữ", f"{len(seized)} seizure(s)"
+        counted_vi, counted_en = f"{seized_count} vụ bắt giữ", f"{seized_count} seizure(s)"
     return Finding(
         rule=Rule.HIGH_RISK_CORRIDOR,
         evidence=evidence,
