@@ -5,10 +5,13 @@ workers, on this machine's real stack.
     .venv/bin/goodsflow stack up         # (or ./dev test once: it installs everything)
     .venv/bin/python -m bench.e2e [--shipments 20000] [--workers 1,2,3] [--runs 3]
 
-Per run: a topic prefix of its own; the workers start and wait, idle, until their
-partitions are assigned; then the traffic (simulated, with heartbeats) is produced by
-confluent-kafka (librdkafka's default partitioner, gzip/snappy/lz4/zstd in turn), and the
-clock runs from the first record produced until both stages have committed every offset.
+First ``--warmup`` runs (2) with one worker, printed and not counted: on servers just
+started, the first runs go at half speed or less while both JVMs compile, and a worker in
+service meets warm servers. Per run: a topic prefix of its own; the workers start and
+wait, idle, until their partitions are assigned; then the traffic (simulated, with
+heartbeats) is produced by confluent-kafka (librdkafka's default partitioner,
+gzip/snappy/lz4/zstd in turn), and the clock runs from the first record produced until
+both stages have committed every offset.
 ``--clock start`` produces first and times from the workers' start instead (the workers'
 own start-up, a second or two, counts then). The answers are checked against the
 in-process run (tests/parity.py), so a fast wrong run does not count.
@@ -96,6 +99,14 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,3")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
+        "--warmup",
+        type=int,
+        default=2,
+        help="runs with one worker before the measured ones, printed but not counted: the "
+        "first runs after the servers start run at half speed or less while both JVMs "
+        "compile (a worker in service runs on warm servers)",
+    )
+    parser.add_argument(
         "--clock",
         choices=("produce", "start"),
         default="produce",
@@ -105,6 +116,9 @@ def main() -> None:
     args = parser.parse_args()
     log_dir = Path(tempfile.mkdtemp(prefix="goodsflow-e2e-"))
     print(f"worker logs in {log_dir}")
+    for run in range(args.warmup):
+        print(f"warm-up run {run + 1} of {args.warmup} (not counted)", flush=True)
+        one_run(args.shipments, 1, 31 + run, log_dir / f"warmup{run}", args.clock)
     for workers in (int(w) for w in args.workers.split(",")):
         rates = [
             one_run(args.shipments, workers, 41 + run, log_dir / f"w{workers}r{run}", args.clock)[0]
