@@ -152,7 +152,8 @@ MERGE_PASSAGES_QUERY = (
     + """
 MERGE (s)-[p:PASSED {event_id: row.event_id}]->(c)
 SET p.occurred_at = datetime(row.occurred_at), p.direction = row.direction,
-    p.observed_weight_kg = row.observed_weight_kg, p.seal_status = row.seal_status
+    p.observed_weight_kg = row.observed_weight_kg, p.seal_status = row.seal_status,
+    p.observed_plate = row.observed_plate
 """
     + _mark_if_retracted("p", "p")
 )

@@ -123,7 +123,7 @@ class EmbeddedGraph:
         self._edge(s, c, type_, row["event_id"], occurred_at=row["occurred_at"], **props)
 
     def _passages(self, row: Row) -> None:
-        keys = ("direction", "observed_weight_kg", "seal_status")
+        keys = ("direction", "observed_weight_kg", "seal_status", "observed_plate")
         self._at(row, "PASSED", **{k: row[k] for k in keys})
 
     def _inspections(self, row: Row) -> None:

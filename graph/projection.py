@@ -124,6 +124,7 @@ def _event_rows(rows: GraphRows, ev: Event) -> None:
                 "direction": ev.direction.value,
                 "observed_weight_kg": _number(ev.observed_weight_kg),
                 "seal_status": ev.seal_status.value,
+                "observed_plate": ev.observed_plate,
             }
         )
     elif isinstance(ev, InspectionRecorded):

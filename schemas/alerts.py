@@ -28,6 +28,8 @@ class Rule(StrEnum):
     WEIGHT_CHANGE = "weight_change"
     CIRCULAR_ROUTING = "circular_routing"
     UNEXPLAINED_STOP = "unexplained_stop"
+    VEHICLE_SWAP = "vehicle_swap"
+    SEAL_TAMPERING = "seal_tampering"
     LINKED_TO_OFFENDER = "linked_to_offender"
     HIGH_RISK_CORRIDOR = "high_risk_corridor"
 

@@ -37,6 +37,31 @@ HsCode = Annotated[str, Field(pattern=r"^\d{4,10}$", description="HS code, 4 to 
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 Plate = Annotated[str, Field(min_length=1, max_length=20)]
 
+_PLATE_SEPARATORS = str.maketrans("", "", " -._/\t")
+
+
+def plate_key(plate: str) -> str:
+    """A plate as detection compares it: upper case, without spaces, dashes, dots,
+    underscores or slashes (``29C-123.45``, ``29c 12345`` and ``29C12345`` are one plate).
+    The plate as written is what events, alerts and the graph keep."""
+    return plate.translate(_PLATE_SEPARATORS).upper()
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance between ``a`` and ``b`` (a substitution, an insertion or a
+    deletion each count one), or ``limit + 1`` when it is over ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return min(previous[-1], limit + 1)
+
 
 class GoodsCategory(StrEnum):
     """Fixed list of goods categories. The first four endanger health and come first."""

@@ -79,6 +79,17 @@ class UnexplainedStopConfig(_Section):
     base: int = Field(ge=0, le=100)
 
 
+class VehicleSwapConfig(_Section):
+    misread_edits: int = Field(ge=0, le=3)
+    base: int = Field(ge=0, le=100)
+    look_alike: int = Field(ge=0, le=100)
+
+
+class SealTamperingConfig(_Section):
+    base: int = Field(ge=0, le=100)
+    absent_bonus: int = Field(ge=0, le=100)
+
+
 class LinkedToOffenderConfig(_Section):
     direct: int = Field(ge=0, le=100)
     one_hop: int = Field(ge=0, le=100)
@@ -105,6 +116,8 @@ class DetectionConfig(_Section):
     event_time: EventTimeConfig
     retention: RetentionConfig
     unexplained_stop: UnexplainedStopConfig
+    vehicle_swap: VehicleSwapConfig
+    seal_tampering: SealTamperingConfig
     linked_to_offender: LinkedToOffenderConfig
     high_risk_corridor: HighRiskCorridorConfig
 

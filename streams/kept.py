@@ -61,6 +61,9 @@ class Scan(NamedTuple):
     occurred_at: Time
     direction: str = "passing"
     weight_kg: float | None = None  # observed at a weighbridge
+    # Added after the first release (defaults: a stored state without them still reads).
+    plate: str | None = None  # the plate read at the checkpoint, as written
+    seal: str = "not_checked"  # intact, broken, absent or not_checked
 
 
 class Correction(NamedTuple):
@@ -131,6 +134,8 @@ def scans_json(scans: tuple[Scan, ...]) -> list[dict[str, Any]]:
             "occurred_at": s.occurred_at,
             "direction": s.direction,
             "weight_kg": s.weight_kg,
+            "plate": s.plate,
+            "seal": s.seal,
         }
         for s in scans
     ]

@@ -246,6 +246,8 @@ class ShipmentState:
                 at,
                 _text(event.direction),
                 None if weight is None else float(weight),
+                event.observed_plate,
+                _text(event.seal_status),
             )
             scans = self.scans
             if not scans or scans[-1].occurred_at < at:  # in order: nearly every scan

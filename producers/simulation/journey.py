@@ -39,6 +39,8 @@ class Stop:
     weight_kg: float | None = None  # observed at a weighbridge
     missed: bool = False  # the station did not record the passage
     act: bool = False  # this scan is the suspicious act a scenario planted
+    plate: str | None = None  # the plate read here, when not the journey's vehicle's
+    seal: str = "intact"  # the seal as read here
 
 
 @dataclass
@@ -200,7 +202,7 @@ def events(journey: Journey, fmt_time: Any, event_id: Any) -> list[tuple[float, 
             "event_id": scan_event_id(event_id, sid, n), "event_type": "checkpoint.scanned",
             "occurred_at": fmt_time(stop.at), "checkpoint_id": stop.checkpoint_id,
             "shipment_id": sid, "direction": stop.direction,
-            "observed_plate": journey.vehicle_plate, "seal_status": "intact",
+            "observed_plate": stop.plate or journey.vehicle_plate, "seal_status": stop.seal,
         }  # fmt: skip
         if stop.weight_kg is not None:
             scan["observed_weight_kg"] = stop.weight_kg

@@ -23,6 +23,9 @@ SCENARIO_RULES: dict[str, str] = {
     "weight_change": "weight_change",
     "unexplained_stop": "unexplained_stop",
     "circular_reimport": "circular_routing",
+    "second_entry": "circular_routing",
+    "vehicle_swap": "vehicle_swap",
+    "seal_tampering": "seal_tampering",
     "entry_without_border": "entry_without_border_passage",
     "linked_to_offender": "linked_to_offender",
     "high_risk_corridor": "high_risk_corridor",
@@ -141,6 +144,66 @@ def circular_reimport(rng: random.Random, net: Network, j: Journey) -> Label | N
     return Label("circular_reimport", SCENARIO_RULES["circular_reimport"], detail=gate)
 
 
+def second_entry(rng: random.Random, net: Network, j: Journey) -> Label | None:
+    """Entered, then inbound again at another border gate, port or airport with no exit
+    recorded between: goods taken out unseen and re-imported on the same documents."""
+    first = j.stops[0]
+    if not net.registry.checkpoint(first.checkpoint_id).kind.is_entry_point:
+        return None
+    inland = [
+        i for i, s in enumerate(j.stops[1:-1], start=1)
+        if not net.registry.checkpoint(s.checkpoint_id).kind.is_entry_point
+    ]  # fmt: skip
+    if not inland:
+        return None
+    i = rng.choice(inland)
+    turn = j.stops[i]
+    others = [e for e in net.entries if e != first.checkpoint_id]
+    again = min(others, key=lambda e: (net.km(turn.checkpoint_id, e), e))
+    first.direction, first.missed = "inbound", False
+    # within the leg's budget: the time out of the country stays hidden
+    t = turn.at + _drive(net, rng, turn.checkpoint_id, again) + rng.uniform(0.5 * HOUR, 2 * HOUR)
+    stops = [*j.stops[: i + 1], Stop(again, t, direction="inbound", act=True)]
+    previous = again
+    for cp in net.route(again, j.destination)[1:]:
+        t += _drive(net, rng, previous, cp)
+        stops.append(Stop(cp, t))
+        previous = cp
+    j.stops = stops
+    j.declared_route = [s.checkpoint_id for s in stops]
+    return Label("second_entry", SCENARIO_RULES["second_entry"], detail=again)
+
+
+def vehicle_swap(rng: random.Random, net: Network, j: Journey) -> Label | None:
+    """From a stop on, the goods travel on another truck: its plate is read there."""
+    if len(j.stops) < 2:
+        return None
+    k = rng.randrange(1, len(j.stops))
+    declared = j.vehicle_plate
+    prefix = declared[:-9]  # the run's namespace, before "NNC-NNNNN"
+    while True:
+        other = f"{prefix}{rng.randint(11, 99)}C-{rng.randint(10000, 99999)}"
+        if sum(a != b for a, b in zip(other, declared, strict=True)) >= 3:
+            break
+    for stop in j.stops[k:]:
+        stop.plate = other
+    j.stops[k].act, j.stops[k].missed = True, False
+    return Label("vehicle_swap", SCENARIO_RULES["vehicle_swap"], detail=other)
+
+
+def seal_tampering(rng: random.Random, net: Network, j: Journey) -> Label | None:
+    """The seal, intact when read before, is broken (or gone) from a stop on."""
+    if len(j.stops) < 2:
+        return None
+    k = rng.randrange(1, len(j.stops))
+    found = "absent" if rng.random() < 0.3 else "broken"
+    for stop in j.stops[k:]:
+        stop.seal = found
+    j.stops[k - 1].missed = False  # the intact reading before
+    j.stops[k].act, j.stops[k].missed = True, False
+    return Label("seal_tampering", SCENARIO_RULES["seal_tampering"], detail=found)
+
+
 Scenario = Callable[[random.Random, Network, Journey], Label | None]
 SCENARIOS: dict[str, Scenario] = {
     "route_deviation": route_deviation,
@@ -148,6 +211,9 @@ SCENARIOS: dict[str, Scenario] = {
     "weight_change": weight_change,
     "unexplained_stop": unexplained_stop,
     "circular_reimport": circular_reimport,
+    "second_entry": second_entry,
+    "vehicle_swap": vehicle_swap,
+    "seal_tampering": seal_tampering,
 }
 # Scenarios the generator plants itself: they choose the journey's start, or depend on
 # seizures earlier in the run.

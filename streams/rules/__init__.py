@@ -9,6 +9,7 @@ from streams.rules.links import high_risk_corridor, linked_to_offender
 from streams.rules.movement import impossible_travel, weight_change
 from streams.rules.routes import circular_routing, entry_without_border_passage, route_deviation
 from streams.rules.timing import open_leg_deadline, unexplained_stop
+from streams.rules.vehicle import seal_tampering, vehicle_swap
 
 RULES: dict[Rule, RuleFn] = {
     Rule.ROUTE_DEVIATION: route_deviation,
@@ -17,6 +18,8 @@ RULES: dict[Rule, RuleFn] = {
     Rule.WEIGHT_CHANGE: weight_change,
     Rule.CIRCULAR_ROUTING: circular_routing,
     Rule.UNEXPLAINED_STOP: unexplained_stop,
+    Rule.VEHICLE_SWAP: vehicle_swap,
+    Rule.SEAL_TAMPERING: seal_tampering,
     Rule.LINKED_TO_OFFENDER: linked_to_offender,
     Rule.HIGH_RISK_CORRIDOR: high_risk_corridor,
 }

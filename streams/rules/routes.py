@@ -3,9 +3,22 @@ passing a border, or around in a loop."""
 
 from __future__ import annotations
 
+from collections import Counter
+from itertools import groupby
+
 from schemas import Evidence, Rule
-from streams.rules.base import Finding, View, evidence_of, health_factor, localities_of, place
+from streams.kept import Scan
+from streams.rules.base import (
+    Finding,
+    Places,
+    View,
+    evidence_of,
+    health_factor,
+    localities_of,
+    place,
+)
 from streams.rules.movement import implausible_scan_ids, plausible_scans
+from streams.state import Declaration
 
 
 def route_deviation(view: View) -> Finding | None:
@@ -96,38 +109,23 @@ def entry_without_border_passage(view: View) -> Finding | None:
 
 
 def circular_routing(view: View) -> Finding | None:
-    """Out through a border gate and in again (re-import), or back into the province of
-    entry for two scans after two elsewhere (a single scan away or back is a detour)."""
+    """Goods that come back where their declaration does not take them (docs/DETECTION.md):
+
+    - into the country again after leaving it: out through a border gate, port or airport
+      and in again (a loop that can launder the goods' origin);
+    - a second entry with no exit since the first (re-imported on documents already used);
+    - back into a province the shipment had left, for two scans after two elsewhere, more
+      often than its declared route itself comes back to that province (one scan away or
+      back is a detour, route_deviation's).
+
+    ``direction`` at a border gate, port or airport is relative to the country; elsewhere
+    it is relative to the checkpoint and says nothing about the border (docs/CONTRACT.md).
+    """
     state, config, registry = view.state, view.config, view.registry
     scans = plausible_scans(view)
     if not scans:
         return None
-    places = view.places
-    locality_of, entry_point, border_gate = places.locality, places.entry_point, places.border_gate
-    evidence: list[Evidence] = []
-    entry_locality = locality_of[scans[0].checkpoint_id]
-    left_country = False
-    outside = 0  # consecutive scans outside the province of entry
-    back: list[Evidence] = []  # consecutive scans back in it after that
-    looped = False
-    for scan in scans[1:]:
-        cp_id = scan.checkpoint_id
-        if scan.direction == "outbound" and border_gate[cp_id]:
-            left_country = True
-        elif left_country and scan.direction == "inbound" and entry_point[cp_id]:
-            evidence.append(evidence_of(scan, "re-entered the country after leaving it"))
-            left_country = False
-        if locality_of[cp_id] != entry_locality:
-            if back:
-                outside, back = 0, []
-            outside += 1
-        elif outside >= 2 and not looped:
-            back.append(evidence_of(scan, f"back in {entry_locality} after leaving it"))
-            if len(back) == 2:
-                evidence += back
-                looped = True
-        else:
-            outside = 0
+    evidence = _border_loops(view.places, scans) + _province_loops(view.places, view.decl, scans)
     if not evidence:
         return None
     where_vi, where_en = place(registry, evidence[0].checkpoint_id)
@@ -148,3 +146,64 @@ def circular_routing(view: View) -> Finding | None:
             f"after leaving, which can launder the goods' origin."
         ),
     )
+
+
+def _border_loops(places: Places, scans: tuple[Scan, ...]) -> list[Evidence]:
+    """Entries into the country after an exit, or after an entry with no exit since. Two
+    inbound readings in a row at the same gate are one crossing."""
+    entry_point = places.entry_point
+    found: list[Evidence] = []
+    entered: Scan | None = None  # the latest entry, when no exit came after it
+    exited: Scan | None = None  # the latest exit, when no entry came after it
+    previous: Scan | None = None
+    for scan in scans:
+        if entry_point[scan.checkpoint_id]:
+            if scan.direction == "outbound":
+                entered, exited = None, scan
+            elif scan.direction == "inbound":
+                if exited is not None:
+                    detail = f"re-entered the country after leaving it at {exited.checkpoint_id}"
+                    found.append(evidence_of(scan, detail))
+                elif entered is not None and not (
+                    previous is entered and entered.checkpoint_id == scan.checkpoint_id
+                ):
+                    detail = (
+                        "entered the country again with no exit since entering at "
+                        f"{entered.checkpoint_id}"
+                    )
+                    found.append(evidence_of(scan, detail))
+                entered, exited = scan, None
+        previous = scan
+    return found
+
+
+def _province_loops(
+    places: Places, decl: Declaration | None, scans: tuple[Scan, ...]
+) -> list[Evidence]:
+    """The first two scans of each return into a province beyond the returns the declared
+    route makes to it, after two scans or more elsewhere. A province counts as left once
+    the shipment was really there: two scans in a row, or where its scans begin. (One scan
+    elsewhere is a detour, route_deviation's, or a cloned document, impossible_travel's:
+    not a place to come back to.)"""
+    locality = places.locality
+    allowed: Counter[str] = Counter()  # returns the declared route makes, per province
+    if decl is not None:
+        declared = [code for code, _ in groupby(locality[cp] for cp in decl.route)]
+        for i, code in enumerate(declared):
+            if code in declared[:i]:
+                allowed[code] += 1
+    found: list[Evidence] = []
+    returns: Counter[str] = Counter()
+    left_at: dict[str, int] = {}  # province -> index of the first scan after its latest stay
+    position = 0
+    for code, grouped in groupby(scans, key=lambda s: locality[s.checkpoint_id]):
+        run = list(grouped)
+        if code in left_at:
+            returns[code] += 1
+            away = position - left_at[code]
+            if returns[code] > allowed[code] and away >= 2 and len(run) >= 2:
+                found += [evidence_of(s, f"back in {code} after leaving it") for s in run[:2]]
+        position += len(run)
+        if len(run) >= 2 or position == len(run):
+            left_at[code] = position
+    return found

@@ -20,7 +20,7 @@ def test_a_declaration_projects_one_row_with_its_parties_and_ordered_route():
 
 
 def test_scan_projects_one_passage_carrying_its_event_id_and_time():
-    ev = scan("SHP-1", "BN-TUSON", observed_weight_kg=1790)
+    ev = scan("SHP-1", "BN-TUSON", observed_weight_kg=1790, observed_plate="12C-345.67")
     rows = project([ev])
     assert rows.passages == [
         {
@@ -31,6 +31,7 @@ def test_scan_projects_one_passage_carrying_its_event_id_and_time():
             "direction": "passing",
             "observed_weight_kg": 1790.0,
             "seal_status": "not_checked",
+            "observed_plate": "12C-345.67",
         }
     ]
 

@@ -103,6 +103,17 @@ def _check_act(record, evs):
         assert (act["checkpoint_id"], "outbound") in directions
         assert act["direction"] == "inbound"
         assert REG.checkpoint(act["checkpoint_id"]).kind == CheckpointKind.BORDER_GATE
+    elif record.scenario == "second_entry":
+        scans = _scans(evs)
+        entries = [s for s in scans if REG.checkpoint(s["checkpoint_id"]).kind.is_entry_point]
+        assert act["direction"] == "inbound" and act in entries
+        first = entries[0]
+        assert first["direction"] == "inbound" and first is not act
+        between = scans[scans.index(first) + 1 : scans.index(act)]
+        assert not any(
+            s["direction"] == "outbound" and REG.checkpoint(s["checkpoint_id"]).kind.is_entry_point
+            for s in between
+        )
     elif record.scenario == "high_risk_corridor":
         assert {g["category"] for g in decl["goods"]} & HEALTH
 

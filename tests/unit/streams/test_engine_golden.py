@@ -37,8 +37,8 @@ from tests.factories import CASE_T0
 CONFIG = load_detection_config()
 LATENESS = timedelta(minutes=CONFIG.event_time.allowed_lateness_minutes)
 
-ALERTS_DIGEST = "2543ff498892317d5e7094fe5abeea03a7f2f7b089a31acd84dca9ae972fad45"
-STATES_DIGEST = "b34ee64dd0ccefe2f92565325573dd92daa335dbb492c18f52efc792cfca6425"
+ALERTS_DIGEST = "4e5368f6155db3b496b5f862fcbcc110f9541bd2f7e291b79e2592c106587a12"
+STATES_DIGEST = "d75bfdf1fd7bdfa0c2badc020852216b1d7990b50bd5b7947f1a01b1aba45b56"
 
 
 def _mix(seed: int = 7) -> list:

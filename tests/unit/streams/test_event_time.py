@@ -144,7 +144,9 @@ def _final(events, order_key):
 
 # enough seizures in two days for links and hot corridors (the rules that wait for the
 # global low watermark), besides the rules of one shipment
-MIX = SimulationConfig(shipments=120, seed=5, days=2, crackdown_days=2, seizure_share=0.3)
+MIX = SimulationConfig(
+    shipments=120, seed=5, days=2, crackdowns=3, crackdown_days=2, seizure_share=0.3
+)
 EVENTS = [parse_event(e.line) for e in Simulator(MIX).events()]
 
 

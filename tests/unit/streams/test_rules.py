@@ -220,6 +220,109 @@ def test_back_into_the_entry_province_for_two_scans_after_two_elsewhere_is_a_loo
     assert alerts_of(_trip(declaration(), one_away), Rule.CIRCULAR_ROUTING) == []
 
 
+def test_a_province_the_declared_route_itself_re_enters_is_no_loop():
+    """Nội Bài (Hà Nội) -> Bắc Ninh -> Hà Nội markets: the route leaves Hà Nội and comes
+    back by declaration; an extra scan on the way changes nothing."""
+    route = ["HN-NOIBAI", "BN-TUSON", "BN-BACGIANG", "HN-NINHHIEP", "HN-DONGXUAN"]
+    decl = declaration(checkpoint_id="HN-NOIBAI", declared_route=route)
+    stops = [("HN-NOIBAI", "inbound"), ("BN-TUSON", "passing"), ("BN-BACGIANG", "passing"),
+             ("HY-PHONOI", "passing"),  # one scan off the route
+             ("HN-NINHHIEP", "passing"), ("HN-DONGXUAN", "inbound")]  # fmt: skip
+    assert alerts_of(_trip(decl, stops), Rule.CIRCULAR_ROUTING) == []
+    # the same scans against a route that does not come back to Hà Nội: a loop
+    one_way = declaration(
+        checkpoint_id="HN-NOIBAI", declared_route=["HN-NOIBAI", "BN-TUSON", "BN-BACGIANG"]
+    )
+    (alert,) = alerts_of(_trip(one_way, stops), Rule.CIRCULAR_ROUTING)
+    assert [e.checkpoint_id for e in alert.evidence] == ["HN-NINHHIEP", "HN-DONGXUAN"]
+    assert alert.evidence[0].detail == "back in HN after leaving it"
+
+
+def test_coming_back_more_often_than_the_declared_route_does_is_a_loop():
+    route = ["HN-NOIBAI", "BN-TUSON", "HN-NINHHIEP"]  # back to Hà Nội once, by declaration
+    decl = declaration(checkpoint_id="HN-NOIBAI", declared_route=route)
+    stops = [
+        ("HN-NOIBAI", "inbound"),
+        ("BN-TUSON", "passing"),
+        ("BN-BACGIANG", "passing"),
+        ("HN-NINHHIEP", "passing"),
+        ("HN-DONGXUAN", "passing"),
+        ("BN-TUSON", "passing"),
+        ("BN-BACGIANG", "passing"),  # back to Bắc Ninh: loop
+        ("HN-NINHHIEP", "passing"),
+        ("HN-DONGXUAN", "inbound"),
+    ]  # and to Hà Nội again
+    first, latest = alerts_of(_trip(decl, stops), Rule.CIRCULAR_ROUTING)  # a revision each
+    assert [e.checkpoint_id for e in first.evidence] == ["BN-TUSON", "BN-BACGIANG"]
+    assert [(e.checkpoint_id, e.detail) for e in latest.evidence] == [
+        ("BN-TUSON", "back in BN after leaving it"),
+        ("BN-BACGIANG", "back in BN after leaving it"),
+        ("HN-NINHHIEP", "back in HN after leaving it"),
+        ("HN-DONGXUAN", "back in HN after leaving it"),
+    ]
+    assert latest.revision == 2
+
+
+def test_a_second_entry_with_no_exit_between_is_a_re_import():
+    decl = declaration()
+    events = _trip(decl, [("LS-HUUNGHI", "inbound"), ("LS-CHILANG", "passing"),
+                          ("LS-TANTHANH", "inbound"), ("BN-BACGIANG", "passing")])  # fmt: skip
+    (alert,) = alerts_of(events, Rule.CIRCULAR_ROUTING)
+    (evidence,) = alert.evidence
+    assert evidence.checkpoint_id == "LS-TANTHANH"
+    assert evidence.detail == (
+        "entered the country again with no exit since entering at LS-HUUNGHI"
+    )
+    # at a port or an airport too
+    by_air = _trip(declaration(), [("HN-NOIBAI", "inbound"), ("BN-BACGIANG", "passing"),
+                                   ("HP-DINHVU", "inbound")])  # fmt: skip
+    assert alerts_of(by_air, Rule.CIRCULAR_ROUTING)
+
+
+def test_two_inbound_readings_in_a_row_at_one_gate_are_one_crossing():
+    decl = declaration()
+    events = _trip(decl, [("LS-HUUNGHI", "inbound"), ("LS-HUUNGHI", "inbound"),
+                          ("LS-CHILANG", "passing"), ("BN-BACGIANG", "passing")])  # fmt: skip
+    assert alerts_of(events, Rule.CIRCULAR_ROUTING) == []
+
+
+def test_an_exit_at_a_port_or_airport_counts_and_only_entry_points_say_where_the_border_is():
+    by_sea = _trip(declaration(), [("LS-HUUNGHI", "inbound"), ("BN-BACGIANG", "passing"),
+                                   ("HP-DINHVU", "outbound"),
+                                   ("QN-CAILAN", "inbound")])  # fmt: skip
+    (alert,) = alerts_of(by_sea, Rule.CIRCULAR_ROUTING)
+    assert alert.evidence[0].detail == "re-entered the country after leaving it at HP-DINHVU"
+    # inbound and outbound at an inland station or a market are about that place, not the
+    # country: arriving at a market and leaving it again is no entry and no exit
+    inland = _trip(declaration(), [("LS-HUUNGHI", "inbound"), ("LS-DONGKINH", "inbound"),
+                                   ("LS-DONGKINH", "outbound"), ("BN-BACGIANG", "inbound"),
+                                   ("BN-BACGIANG", "outbound")])  # fmt: skip
+    assert alerts_of(inland, Rule.CIRCULAR_ROUTING) == []
+    # exit and entry again, both declared: still a loop (the declaration cannot launder it)
+    route = ["LS-HUUNGHI", "LS-CHILANG", "LS-TANTHANH", "LS-TANTHANH", "BN-BACGIANG"]
+    declared = declaration(declared_route=route)
+    loop = [("LS-HUUNGHI", "inbound"), ("LS-CHILANG", "passing"), ("LS-TANTHANH", "outbound"),
+            ("LS-TANTHANH", "inbound"), ("BN-BACGIANG", "passing")]  # fmt: skip
+    assert alerts_of(_trip(declared, loop), Rule.CIRCULAR_ROUTING)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    route=st.lists(st.sampled_from(sorted(REG.checkpoints)), min_size=2, max_size=9),
+    entry=st.booleans(),
+)
+def test_following_the_declared_route_is_never_a_loop(route, entry):
+    """Whatever the declared route (provinces left and re-entered, a gate passed twice),
+    scans along it, in order, at a truck's pace, raise no circular_routing."""
+    decl = declaration(checkpoint_id=route[0], declared_route=route)
+    first = "inbound" if entry and REG.checkpoint(route[0]).kind.is_entry_point else "passing"
+    events = [decl] + [
+        scan(decl.shipment_id, cp, 600 * i, direction=first if i == 0 else "passing")
+        for i, cp in enumerate(route)
+    ]
+    assert alerts_of(events, Rule.CIRCULAR_ROUTING) == []
+
+
 def test_a_cloned_scan_is_left_to_impossible_travel():
     decl = declaration()
     events = [decl, scan(decl.shipment_id, ROUTE[0], 60), scan(decl.shipment_id, "LC-KIMTHANH", 65),
