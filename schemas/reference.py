@@ -65,6 +65,9 @@ class Checkpoint(BaseModel):
     lat: float
     lon: float
     corridor: str
+    # A rest area or truck parking lot (trạm dừng nghỉ, bãi đỗ xe) where a long stop is
+    # normal: detection allows a rest after a scan here (docs/DETECTION.md).
+    rest_area: bool = False
 
 
 def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -8,13 +8,14 @@ or GOODSFLOW_DETECTION__CONFIG for the worker and the evaluation).
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from schemas import GoodsflowError
+from schemas import GoodsflowError, load_registry
 
 
 class DetectionConfigError(GoodsflowError):
@@ -72,11 +73,48 @@ class RetentionConfig(_Section):
     context_days: float = Field(gt=0)
 
 
+class PeakSeason(_Section):
+    """Weeks when the border gates queue for longer (the weeks before Tết)."""
+
+    name: str
+    start: date  # first day, Vietnam time
+    end: date  # last day, Vietnam time
+    extra_queue_hours: float = Field(ge=0)
+
+
 class UnexplainedStopConfig(_Section):
     min_speed_kmh: float = Field(gt=0)
     slack_hours: float = Field(ge=0)
+    max_continuous_driving_hours: float = Field(gt=0)
+    break_hours: float = Field(ge=0)
+    daily_driving_hours: float = Field(gt=0)
+    night_start_hour: int = Field(ge=0, le=23)
+    night_end_hour: int = Field(ge=0, le=23)
+    overnight_rest_hours: float = Field(ge=0)
+    rest_area_hours: float = Field(ge=0)
     clearance_hours: float = Field(ge=0)
+    gate_queue_hours: dict[str, float] = Field(default_factory=dict)
+    peak_seasons: list[PeakSeason] = Field(default_factory=list)
     base: int = Field(ge=0, le=100)
+    per_excess_hour: float = Field(ge=0)
+    max_excess: int = Field(ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _gates_known(self) -> UnexplainedStopConfig:
+        registry = load_registry()
+        for checkpoint_id, hours in self.gate_queue_hours.items():
+            if not registry.checkpoints.get(checkpoint_id):
+                raise ValueError(f"gate_queue_hours: unknown checkpoint {checkpoint_id}")
+            if not registry.checkpoint(checkpoint_id).kind.is_entry_point:
+                raise ValueError(
+                    f"gate_queue_hours: {checkpoint_id} is no border gate, port or airport"
+                )
+            if hours < 0:
+                raise ValueError(f"gate_queue_hours: {checkpoint_id}: negative hours")
+        for season in self.peak_seasons:
+            if season.end < season.start:
+                raise ValueError(f"peak_seasons: {season.name} ends before it starts")
+        return self
 
 
 class VehicleSwapConfig(_Section):

@@ -8,14 +8,17 @@ speed, plus slack, plus border clearance after a gate, port or airport.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import NamedTuple
 
-from schemas import Evidence, Rule
+from schemas import VIETNAM_TZ, Evidence, Rule
+from streams.config import DetectionConfig, UnexplainedStopConfig
 from streams.rules.base import (
     _UNKNOWN,
     Finding,
+    Places,
     Route,
     View,
     evidence_of,
@@ -109,13 +112,14 @@ def _open_leg(view: View) -> Leg | None:
     if held_at is not None and held_at >= scan.occurred_at:
         return None  # the goods are held: the stop is explained
     target, km = ahead
-    return Leg(scan, target, _budget(view, km, scan), None)
+    return Leg(scan, target, _budget(view, km, scan, None), None)
 
 
 def _closed(view: View, on_route: Route, scan: Scan, nxt: Scan, pos: int) -> tuple[Leg, int]:
     """The leg from ``scan`` to the next scan, and how far along the route they reached."""
     km, pos = on_route.closed(pos, scan.checkpoint_id, nxt.checkpoint_id)
-    return Leg(scan, nxt.checkpoint_id, _budget(view, km, scan), nxt.occurred_at), pos
+    leg = Leg(scan, nxt.checkpoint_id, _budget(view, km, scan, nxt.occurred_at), nxt.occurred_at)
+    return leg, pos
 
 
 def _late(leg: Leg) -> bool:
@@ -126,17 +130,75 @@ def _late(leg: Leg) -> bool:
 _BUDGETS: dict[float, timedelta] = {}  # the same few thousand budgets over and over
 
 
-def _budget(view: View, km: float, scan: Scan) -> timedelta:
-    cfg = view.config.unexplained_stop
-    hours = km / cfg.min_speed_kmh + cfg.slack_hours
-    if view.places.entry_point[scan.checkpoint_id]:
-        hours += cfg.clearance_hours
+def _budget(view: View, km: float, scan: Scan, end: datetime | None) -> timedelta:
+    hours = leg_budget_hours(view.config.unexplained_stop, view.places, km, scan, end)
     budget = _BUDGETS.get(hours)
     if budget is None:
         if len(_BUDGETS) >= 100_000:
             _BUDGETS.clear()
         budget = _BUDGETS[hours] = timedelta(hours=hours)
     return budget
+
+
+def leg_budget_hours(
+    cfg: UnexplainedStopConfig,
+    places: Places,
+    km: float,
+    scan: Scan,
+    end: datetime | None = None,
+) -> float:
+    """How long the leg of ``km`` road km after ``scan`` may take (detection.toml's
+    ``[unexplained_stop]`` says each part): driving at a slow pace with slack and the legal
+    breaks, a rest after a rest area, the queue and clearance after a gate, and the night's
+    rest the stop could have been: the hours of night it spans, up to
+    ``overnight_rest_hours`` a night (at least one such rest for each day's driving beyond
+    the first).
+
+    ``end``: when the next scan came (a closed leg). Without it (the open leg), the budget
+    is the one a next scan at the deadline would get: the first time when the stop has
+    lasted longer than its budget, whatever comes later."""
+    driving = km / cfg.min_speed_kmh
+    fixed = driving + cfg.slack_hours
+    fixed += int(driving // cfg.max_continuous_driving_hours) * cfg.break_hours
+    checkpoint_id = scan.checkpoint_id
+    if places.rest_area[checkpoint_id]:
+        fixed += cfg.rest_area_hours
+    if places.entry_point[checkpoint_id]:
+        fixed += cfg.gate_queue_hours.get(checkpoint_id, cfg.clearance_hours)
+        day = scan.occurred_at.astimezone(VIETNAM_TZ).date()
+        fixed += max(
+            (p.extra_queue_hours for p in cfg.peak_seasons if p.start <= day <= p.end),
+            default=0.0,
+        )
+    days = (math.ceil(driving / cfg.daily_driving_hours) - 1) * cfg.overnight_rest_hours
+    if end is not None:
+        gap = (end - scan.occurred_at).total_seconds() / 3600
+        return fixed + max(days, _night_rest(scan.occurred_at, gap, cfg))
+    budget = fixed + days
+    for _ in range(64):  # the smallest budget that a stop of that length keeps (a few turns)
+        longer = fixed + max(days, _night_rest(scan.occurred_at, budget, cfg))
+        if longer <= budget + 1e-9:
+            break
+        budget = longer
+    return budget
+
+
+def _night_rest(start: datetime, hours: float, cfg: UnexplainedStopConfig) -> float:
+    """The hours of night (``night_start_hour`` to ``night_end_hour``, Vietnam time) in the
+    ``hours`` from ``start``, up to ``overnight_rest_hours`` for each night."""
+    if hours <= 0:
+        return 0.0
+    local = start.astimezone(VIETNAM_TZ)
+    at = local.hour + local.minute / 60 + local.second / 3600  # hours since local midnight
+    night_hours = (cfg.night_end_hour - cfg.night_start_hour) % 24 or 24
+    night = cfg.night_start_hour - 24.0  # the night that began the evening before
+    rest, end = 0.0, at + hours
+    while night < end:
+        overlap = min(end, night + night_hours) - max(at, night)
+        if overlap > 0:
+            rest += min(overlap, cfg.overnight_rest_hours)
+        night += 24
+    return rest
 
 
 def open_leg_deadline(view: View) -> datetime | None:
@@ -153,10 +215,12 @@ def unexplained_stop(view: View) -> Finding | None:
     if so_far is None:
         return None
     evidence: list[Evidence] = []
+    excess_h = 0.0  # the longest measured stop beyond its budget (the open leg's is unknown)
     for leg in so_far.late:
         assert leg.end is not None
         gap_h = (leg.end - leg.start.occurred_at).total_seconds() / 3600
         budget_h = leg.budget.total_seconds() / 3600
+        excess_h = max(excess_h, gap_h - budget_h)
         detail = (
             f"no scan for {gap_h:.1f} h until the next scan; the leg "
             f"to {leg.target} should take at most {budget_h:.1f} h"
@@ -181,10 +245,7 @@ def unexplained_stop(view: View) -> Finding | None:
     return Finding(
         rule=Rule.UNEXPLAINED_STOP,
         evidence=evidence,
-        severity_factors={
-            "unexplained_stop": config.unexplained_stop.base,
-            **health_factor(decl, config),
-        },
+        severity_factors=_stop_factors(config, decl, excess_h),
         localities=localities_of(registry, decl, evidence),
         explanation_vi=(
             f"Lô hàng {state.shipment_id} dừng lâu bất thường sau {where_vi}: không có lần "
@@ -195,3 +256,15 @@ def unexplained_stop(view: View) -> Finding | None:
             f"within the time the leg should take."
         ),
     )
+
+
+def _stop_factors(
+    config: DetectionConfig, decl: Declaration | None, excess_h: float
+) -> dict[str, int]:
+    """The base, and more the longer the measured stop ran beyond its budget."""
+    cfg = config.unexplained_stop
+    factors = {"unexplained_stop": cfg.base}
+    extra = min(cfg.max_excess, round(cfg.per_excess_hour * excess_h))
+    if extra > 0:
+        factors["hours_beyond_budget"] = extra
+    return {**factors, **health_factor(decl, config)}

@@ -37,8 +37,8 @@ from tests.factories import CASE_T0
 CONFIG = load_detection_config()
 LATENESS = timedelta(minutes=CONFIG.event_time.allowed_lateness_minutes)
 
-ALERTS_DIGEST = "4e5368f6155db3b496b5f862fcbcc110f9541bd2f7e291b79e2592c106587a12"
-STATES_DIGEST = "d75bfdf1fd7bdfa0c2badc020852216b1d7990b50bd5b7947f1a01b1aba45b56"
+ALERTS_DIGEST = "a0ef0d3872fb09b3ca3de19bc8815a0270b03d34cc4ee785dfa322b239e37cd1"
+STATES_DIGEST = "aa98386229fc7669e2cd27e312daca3c0f746e08dc4469e043ec448425ff3cb8"
 
 
 def _mix(seed: int = 7) -> list:

@@ -46,7 +46,8 @@ def test_a_gap_longer_than_the_leg_budget_is_an_unexplained_stop():
         h.handle(ev)
     state = h.store.get(decl.shipment_id)
     deadline = open_leg_deadline(View(state, CONFIG, REG))
-    # budget after a border gate: road km at 30 km/h + 3 h slack + 6 h clearance
+    # budget after a border gate (scanned at 08:10): road km at 30 km/h + 3 h slack + 6 h
+    # of queue and clearance; no night is reached
     km = REG.road_distance_km(ROUTE[0], ROUTE[1])
     assert deadline - events[1].occurred_at == timedelta(hours=km / 30 + 3 + 6)
     on_time = events[2].model_copy(update={"occurred_at": deadline})
