@@ -65,7 +65,15 @@ def main() -> None:
 @click.option("--shipments", type=click.IntRange(100), default=20_000, show_default=True)
 @click.option("--seed", "seeds", type=int, multiple=True, help="repeatable; default 101 and 202")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False), help="detection TOML")
-def evaluate_command(shipments: int, seeds: tuple[int, ...], config: str | None) -> None:
+@click.option(
+    "--mix",
+    type=click.Choice(["realistic", "clean"]),
+    default="realistic",
+    show_default=True,
+    help="realistic: night rests, border queues, plate misreads, weighbridge error, missed "
+    "scans, late deliveries, routes back into a province; clean: none of that",
+)
+def evaluate_command(shipments: int, seeds: tuple[int, ...], config: str | None, mix: str) -> None:
     """Run the simulator's ground truth through the detection engine; print precision,
     recall, F1, false alerts per 100 legitimate shipments and detection delay per rule."""
     from pathlib import Path
@@ -76,5 +84,6 @@ def evaluate_command(shipments: int, seeds: tuple[int, ...], config: str | None)
 
     detection = load_detection_config(Path(config) if config else None)
     for seed in seeds or (101, 202):
-        click.echo(render(evaluate(SimulationConfig(shipments=shipments, seed=seed), detection)))
+        sim = SimulationConfig(shipments=shipments, seed=seed, mix=mix)
+        click.echo(render(evaluate(sim, detection)))
         click.echo()

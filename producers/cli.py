@@ -17,6 +17,7 @@ from producers.forwarder import FlushResult, flush_outbox
 from producers.outbox import SQLiteOutbox
 from producers.publisher import KafkaEventPublisher
 from producers.simulation import ALL_SCENARIOS, SimulationConfig, Simulator
+from producers.simulation.generator import MIXES
 from producers.simulation.output import to_file, write_truth
 from producers.simulation.output import to_kafka as send_to_kafka
 from schemas import VIETNAM_TZ, Event
@@ -251,6 +252,15 @@ def flush(timeout_s: float, watch: float | None) -> None:
 @click.option("--start", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]))
 @click.option("--scenario-share", type=click.FloatRange(0, 1), default=0.08, show_default=True)
 @click.option("--scenarios", help=f"comma-separated subset of: {', '.join(ALL_SCENARIOS)}")
+@click.option(
+    "--mix",
+    type=click.Choice(MIXES),
+    default="realistic",
+    show_default=True,
+    help="realistic: night rests, border queues (longer before Tết), plate misreads, "
+    "weighbridges off by up to 2 %, missed scans, events up to an hour late, routes back "
+    "into a province; clean: none of that",
+)
 def simulate(
     shipments: int,
     seed: int,
@@ -264,6 +274,7 @@ def simulate(
     start: datetime | None,
     scenario_share: float,
     scenarios: str | None,
+    mix: str,
 ) -> None:
     """Generate realistic checkpoint traffic with planted suspicious scenarios.
 
@@ -283,7 +294,8 @@ def simulate(
     try:
         config = SimulationConfig(
             shipments=shipments, seed=seed, days=days, scenario_share=scenario_share,
-            scenarios=names if scenarios is not None else ALL_SCENARIOS, **options,  # type: ignore[arg-type]
+            scenarios=names if scenarios is not None else ALL_SCENARIOS, mix=mix,
+            **options,  # type: ignore[arg-type]
         )  # fmt: skip
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--scenarios") from None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from producers.simulation.journey import HEALTH, Journey, events, plan_journey
+from producers.simulation.journey import HEALTH, Journey, Realism, events, plan_journey
 from producers.simulation.network import Network, road_network
 from producers.simulation.scenarios import ALL_SCENARIOS, SCENARIO_RULES, SCENARIOS, Label
 from schemas import HEARTBEAT_TYPE, VIETNAM_TZ
@@ -31,6 +31,7 @@ FINAL_BEAT = 6 * 3600.0
 HOT_CORRIDOR_DAYS = 7.0  # a seizure makes its corridor "hot" for this long
 # Inland places where undeclared foreign goods first show up.
 SMUGGLING_INLAND_STARTS = ("LS-CHILANG", "LS-DONGKINH", "TN-BACKAN", "LC-YENBAI", "QN-UONGBI")
+MIXES = ("clean", "realistic")
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,20 @@ class SimulationConfig:
     # and one 6 h after the last event (so every judgement due by then is made): what a
     # producer replaying history writes so event time moves on every partition. None: none.
     heartbeat_minutes: float | None = None
+    # "clean": trucks that never rest, scans that read plates right, weighbridges within
+    # half a percent, events in time order. "realistic": night rests, border queues (days
+    # before Tết), plate misreads, weighbridges off by up to 2 %, 5 % of scans missed,
+    # events delivered up to an hour out of order, more domestic traffic, declared routes
+    # that leave a province and come back (journey.Realism).
+    mix: str = "clean"
+
+    @property
+    def realism(self) -> Realism | None:
+        return Realism() if self.mix == "realistic" else None
 
     def __post_init__(self) -> None:
+        if self.mix not in MIXES:
+            raise ValueError(f"unknown mix {self.mix!r}; known: {', '.join(MIXES)}")
         if len(self.entity_namespace) > 10:
             raise ValueError("entity_namespace: at most 10 characters (plates have 20)")
         unknown = sorted(set(self.scenarios) - set(ALL_SCENARIOS))
@@ -189,14 +202,16 @@ class Simulator:
         return sorted({c for at, c in self._seizures if since <= at < now})
 
     def _plan(self, sid: str, start: float, **choices: Any) -> Journey:
+        realism = self.config.realism
         return plan_journey(
             self.rng,
             self.net,
             sid,
             start,
-            missed_scan_rate=self.config.missed_scan_rate,
+            missed_scan_rate=self.config.missed_scan_rate if realism is None else 0.05,
             weighbridge_noise=self.config.weighbridge_noise,
             namespace=self.config.entity_namespace,
+            realism=realism,
             **choices,
         )
 
@@ -345,6 +360,7 @@ class Simulator:
         pending: list[tuple[float, int, dict[str, Any]]] = []
         seq = 0
         t = self._t0
+        jitter = 3600.0 if cfg.realism is not None else 0.0
         for n in range(cfg.shipments):
             t += rng.expovariate(rate)
             while pending and pending[0][0] <= t:
@@ -358,6 +374,8 @@ class Simulator:
             self._label_context(journey)
             self.shipments += 1
             for ts, event in events(journey, self._time, self._event_id):
+                if jitter:  # delivered late: an outbox flushed, a link came back
+                    ts += rng.uniform(0, jitter)
                 heapq.heappush(pending, (ts, seq, event))
                 seq += 1
         while pending:

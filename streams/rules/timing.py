@@ -150,7 +150,7 @@ def leg_budget_hours(
     """How long the leg of ``km`` road km after ``scan`` may take (detection.toml's
     ``[unexplained_stop]`` says each part): driving at a slow pace with slack and the legal
     breaks, a rest after a rest area, the queue and clearance after a gate, and the night's
-    rest the stop could have been: the hours of night it spans, up to
+    rest the stop could have been: from the first hour of night it reaches, up to
     ``overnight_rest_hours`` a night (at least one such rest for each day's driving beyond
     the first).
 
@@ -184,8 +184,10 @@ def leg_budget_hours(
 
 
 def _night_rest(start: datetime, hours: float, cfg: UnexplainedStopConfig) -> float:
-    """The hours of night (``night_start_hour`` to ``night_end_hour``, Vietnam time) in the
-    ``hours`` from ``start``, up to ``overnight_rest_hours`` for each night."""
+    """The night's rest the ``hours`` from ``start`` could hold: for each night
+    (``night_start_hour`` to ``night_end_hour``, Vietnam time) the span reaches, from when
+    it reaches it to the span's end, up to ``overnight_rest_hours`` (a rest that begins in
+    the night may run past dawn; one in broad daylight is no night's rest)."""
     if hours <= 0:
         return 0.0
     local = start.astimezone(VIETNAM_TZ)
@@ -194,9 +196,8 @@ def _night_rest(start: datetime, hours: float, cfg: UnexplainedStopConfig) -> fl
     night = cfg.night_start_hour - 24.0  # the night that began the evening before
     rest, end = 0.0, at + hours
     while night < end:
-        overlap = min(end, night + night_hours) - max(at, night)
-        if overlap > 0:
-            rest += min(overlap, cfg.overnight_rest_hours)
+        if at < night + night_hours:  # the span is in this night, or reaches it
+            rest += min(end - max(at, night), cfg.overnight_rest_hours)
         night += 24
     return rest
 

@@ -25,7 +25,8 @@ def declared_plate(view: View) -> str | None:
 def vehicle_swap(view: View) -> Finding | None:
     """A scan read a plate that is not the declared vehicle's: another vehicle (more than
     ``misread_edits`` characters off), or one look-alike plate read at two checkpoints or
-    more. One reading a character off is a misreading and raises nothing."""
+    more and the declared one never again after it. One reading a character off is a
+    misreading and raises nothing."""
     declared = declared_plate(view)
     if declared is None:
         return None
@@ -42,7 +43,11 @@ def vehicle_swap(view: View) -> Finding | None:
             close.setdefault(read, []).append(scan)
         else:
             other.append(scan)
-    look_alike = [scans for scans in close.values() if len({s.checkpoint_id for s in scans}) >= 2]
+    look_alike = [
+        scans
+        for scans in close.values()
+        if len({s.checkpoint_id for s in scans}) >= 2 and not _declared_after(view, key, scans[0])
+    ]
     if not other and not look_alike:
         return None
     evidence: list[Evidence] = [
@@ -77,6 +82,15 @@ def vehicle_swap(view: View) -> Finding | None:
             f"Shipment {state.shipment_id} was declared on vehicle {declared}, but at "
             f"{where_en} the plate read was {seen}: the vehicle may have been swapped."
         ),
+    )
+
+
+def _declared_after(view: View, key: str, first: Scan) -> bool:
+    """Whether a scan after ``first`` read the declared plate again: a look-alike plate
+    that comes and goes is a camera's repeated misreading, not another truck."""
+    return any(
+        s.plate is not None and s.occurred_at > first.occurred_at and plate_key(s.plate) == key
+        for s in view.active
     )
 
 

@@ -8,11 +8,15 @@ from streams import load_detection_config
 from streams.rules import RULES
 
 
-@pytest.fixture(scope="module")
-def result():
+@pytest.fixture(scope="module", params=["clean", "realistic"])
+def result(request):
     # more seizures than the default, so a small run also has links and hot corridors
-    # (with one crackdown, on a quiet corridor, a run can have a single seizure, or none)
-    config = SimulationConfig(shipments=3000, seed=31, seizure_share=0.2, crackdowns=3)
+    # (with one crackdown, on a quiet corridor, a run can have a single seizure, or none),
+    # and more planted scenarios, so that one miss is not 7 % of a rule's recall
+    config = SimulationConfig(
+        shipments=3000, seed=31, seizure_share=0.2, crackdowns=3, scenario_share=0.25,
+        mix=request.param,
+    )  # fmt: skip
     return evaluate(config, load_detection_config())
 
 

@@ -7,6 +7,7 @@ import json
 from collections import defaultdict
 from datetime import datetime, timedelta
 from functools import cache
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -188,3 +189,60 @@ def test_unlabelled_shipments_stay_on_route_and_on_weight(seed):
 def test_unknown_scenario_names_are_refused():
     with pytest.raises(ValueError, match="teleport"):
         SimulationConfig(shipments=1, scenarios=("teleport",))
+
+
+def _legit(sim, by_shipment):
+    labelled = {t.shipment_id for t in sim.truth}
+    return {sid: evs for sid, evs in by_shipment.items() if sid not in labelled}
+
+
+def _traits(mix):
+    """What the mix's legitimate traffic has: night rests, misread plates, weighings off
+    the declaration, events out of time order, declared routes back into a province."""
+    from schemas.values import edit_distance, plate_key
+
+    sim, _, events, by_shipment = run(21, 1500, mix=mix)
+    traits = defaultdict(int)
+    times = [datetime.fromisoformat(e["occurred_at"]) for e in events]
+    traits["out_of_order"] = sum(b < a for a, b in pairwise(times))
+    latest = times[0]
+    for t in times:
+        latest = max(latest, t)
+        traits["late_by_over_an_hour"] += latest - t > timedelta(hours=1, seconds=1)
+    for evs in _legit(sim, by_shipment).values():
+        decl = next(e for e in evs if e["event_type"] == "shipment.declared")
+        scans = _scans(evs)
+        declared_kg = sum(g["weight_kg"] for g in decl["goods"])
+        for a, b in pairwise(scans):
+            start = datetime.fromisoformat(a["occurred_at"])
+            gap = datetime.fromisoformat(b["occurred_at"]) - start
+            at_gate = REG.checkpoint(a["checkpoint_id"]).kind.is_entry_point  # clearance
+            if gap >= timedelta(hours=6) and start.hour in (19, 20, 21, 22, 23) and not at_gate:
+                traits["night_rest"] += 1
+        for s in scans:
+            key, read = plate_key(decl["vehicle_plate"]), plate_key(s["observed_plate"])
+            if read != key:
+                assert edit_distance(read, key, 1) == 1  # a misreading, never another plate
+                traits["misread"] += 1
+            if "observed_weight_kg" in s:
+                off = abs(s["observed_weight_kg"] / declared_kg - 1)
+                assert off <= 0.0201
+                traits["weighings"] += 1
+                traits["weighing_off_1pct"] += off > 0.01
+        provinces = [REG.checkpoint(cp).locality for cp in decl["declared_route"]]
+        runs = [p for i, p in enumerate(provinces) if i == 0 or p != provinces[i - 1]]
+        traits["route_back_into_a_province"] += len(runs) != len(set(runs))
+        traits["domestic"] += decl["origin_country"] == "VN"
+    return traits
+
+
+def test_the_realistic_mix_has_what_real_traffic_has_and_the_clean_one_not():
+    real, clean = _traits("realistic"), _traits("clean")
+    for trait in ("night_rest", "misread", "out_of_order", "route_back_into_a_province"):
+        assert real[trait] > 0 and clean[trait] == 0, trait
+    # weighbridges: off by up to 2 % (half of the weighings beyond 1 %), against a
+    # standard deviation of 0.5 % (a few beyond 1 %)
+    assert real["weighing_off_1pct"] > 0.3 * real["weighings"]
+    assert clean["weighing_off_1pct"] < 0.1 * clean["weighings"]
+    assert real["late_by_over_an_hour"] == 0  # out of order by up to an hour, no more
+    assert real["domestic"] > clean["domestic"]

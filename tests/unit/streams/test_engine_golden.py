@@ -37,8 +37,8 @@ from tests.factories import CASE_T0
 CONFIG = load_detection_config()
 LATENESS = timedelta(minutes=CONFIG.event_time.allowed_lateness_minutes)
 
-ALERTS_DIGEST = "a0ef0d3872fb09b3ca3de19bc8815a0270b03d34cc4ee785dfa322b239e37cd1"
-STATES_DIGEST = "aa98386229fc7669e2cd27e312daca3c0f746e08dc4469e043ec448425ff3cb8"
+ALERTS_DIGEST = "8729dc625042ad0c60cbf8046e51a2a895de19abf0eed592c7ac72349dc29d41"
+STATES_DIGEST = "34607abb325fecbef55b35acadc39322cb4d2091c1cc61a0db687dbf81927c7d"
 
 
 def _mix(seed: int = 7) -> list:

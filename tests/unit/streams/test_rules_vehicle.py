@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas import Rule, load_registry
+from schemas import AlertStatus, Rule, load_registry
 from schemas.values import edit_distance, plate_key
 from streams import load_detection_config, process
 from tests.factories import ROUTE, declaration, scan
@@ -112,3 +112,10 @@ def test_edit_distance_is_levenshtein_capped_at_the_limit(a, b):
     for limit in (0, 1, 2):
         assert edit_distance(a, b, limit) == min(full(a, b), limit + 1)
     assert edit_distance(a, b, 1) == edit_distance(b, a, 1)
+
+
+def test_a_look_alike_plate_that_comes_and_goes_is_a_repeated_misreading():
+    events = _trip(plates=[PLATE, "29C-123.46", "29C-123.46", PLATE, PLATE])
+    raised, withdrawn = alerts_of(events, Rule.VEHICLE_SWAP)  # raised on the second reading
+    assert raised.status == AlertStatus.OPEN and withdrawn.status == AlertStatus.WITHDRAWN
+    assert withdrawn.alert_id == raised.alert_id
