@@ -10,11 +10,13 @@ then, as the same run through Kafka would see it.
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from producers.simulation import SCENARIO_RULES, SimulationConfig, Simulator
 from producers.simulation.generator import SimulatedEvent
@@ -57,7 +59,7 @@ class RuleScore:
 
 @dataclass
 class Evaluation:
-    seed: int
+    seed: str  # what was scored: "seed 101", or the events file
     shipments: int
     events: int
     legitimate: int
@@ -93,6 +95,7 @@ class InProcessDetection:
             self.store, self._sink, detection or load_detection_config(), load_registry()
         )
         self.events = 0
+        self.shipments: set[str] = set()  # every shipment seen (states expire by retention)
 
     def run(self, events: Iterable[SimulatedEvent]) -> Iterator[tuple[Alert, datetime]]:
         """Each alert raised, with the stream time then (when, in event time, it was
@@ -112,6 +115,7 @@ class InProcessDetection:
         """One event through the handler; the alerts it raised."""
         self.handler.handle(event)
         self.events += 1
+        self.shipments.add(event.shipment_id)
         return self._sink.drain()
 
     def tick(self, at: datetime) -> list[Alert]:
@@ -129,52 +133,81 @@ def evaluate(sim_config: SimulationConfig, detection: DetectionConfig) -> Evalua
     """Simulate, run every event through the engine in event-time order, score."""
     sim = Simulator(sim_config)
     detector = InProcessDetection(detection)
-    final: dict[tuple[str, str], Alert] = {}
-    first_open: dict[tuple[str, str], datetime] = {}
-    started = time.perf_counter()
-    for alert, now in detector.run(sim.events()):
-        key = (alert.shipment_id, alert.rule.value)
-        final[key] = alert
-        if alert.status == AlertStatus.OPEN:
-            first_open.setdefault(key, now)
-    seconds = time.perf_counter() - started
-    count = detector.events
-    states = detector.store.states
+    run = _Run.of(detector, detector.run(sim.events()))
+    truth = [Truth(t.shipment_id, t.rule, t.act_at) for t in sim.truth]
+    return score(run, truth, label=f"seed {sim_config.seed}", shipments=sim.shipments)
 
+
+@dataclass(frozen=True)
+class Truth:
+    """One line of a ground truth: ``shipment_id`` carries something ``rule`` should find
+    (``rule`` None: the shipment is neither legitimate nor labelled, a seized one say), the
+    act at ``act_at`` (ISO time; None: no delay is measured)."""
+
+    shipment_id: str
+    rule: str | None
+    act_at: str | None = None
+
+
+@dataclass
+class _Run:
+    final: dict[tuple[str, str], Alert]  # the latest revision of each (shipment, rule)
+    first_open: dict[tuple[str, str], datetime]  # stream time when first raised open
+    shipments: set[str]
+    events: int
+    seconds: float
+
+    @classmethod
+    def of(cls, detector: InProcessDetection, alerts: Iterable[tuple[Alert, datetime]]) -> _Run:
+        final: dict[tuple[str, str], Alert] = {}
+        first_open: dict[tuple[str, str], datetime] = {}
+        started = time.perf_counter()
+        for alert, now in alerts:
+            key = (alert.shipment_id, alert.rule.value)
+            final[key] = alert
+            if alert.status == AlertStatus.OPEN:
+                first_open.setdefault(key, now)
+        seconds = time.perf_counter() - started
+        return cls(final, first_open, detector.shipments, detector.events, seconds)
+
+
+def score(run: _Run, truth: Iterable[Truth], *, label: str, shipments: int) -> Evaluation:
+    """Per shipment and rule, against the ground truth (the module's docstring)."""
     labels: dict[str, set[str]] = {}
     acts: dict[tuple[str, str], datetime] = {}
-    seized: set[str] = set()
-    for record in sim.truth:
+    neither: set[str] = set()
+    for record in truth:
         if record.rule is None:
-            seized.add(record.shipment_id)
+            neither.add(record.shipment_id)
             continue
         labels.setdefault(record.shipment_id, set()).add(record.rule)
-        acts[(record.shipment_id, record.rule)] = datetime.fromisoformat(record.act_at)
-    open_alerts = {key for key, alert in final.items() if alert.status == AlertStatus.OPEN}
-
+        if record.act_at is not None:
+            acts[(record.shipment_id, record.rule)] = datetime.fromisoformat(record.act_at)
+    open_alerts = {key for key, alert in run.final.items() if alert.status == AlertStatus.OPEN}
     scores = []
     for rule in sorted(set(SCENARIO_RULES.values()) | {rule.value for rule in RULES}):
-        score = RuleScore(rule)
+        found = RuleScore(rule)
         labelled = {sid for sid, rules in labels.items() if rule in rules}
         alerted = {sid for sid, r in open_alerts if r == rule}
-        score.labelled = len(labelled)
-        score.tp, score.fp, score.fn = (
+        found.labelled = len(labelled)
+        found.tp, found.fp, found.fn = (
             len(alerted & labelled), len(alerted - labelled), len(labelled - alerted),
         )  # fmt: skip
-        score.delays_min = [
-            (first_open[(sid, rule)] - acts[(sid, rule)]).total_seconds() / 60
+        found.delays_min = [
+            (run.first_open[(sid, rule)] - acts[(sid, rule)]).total_seconds() / 60
             for sid in alerted & labelled
+            if (sid, rule) in acts
         ]
-        scores.append(score)
-    legitimate = [sid for sid in states if sid not in labels and sid not in seized]
+        scores.append(found)
+    legitimate = [sid for sid in run.shipments if sid not in labels and sid not in neither]
     alerted_any = {sid for sid, _ in open_alerts}
     return Evaluation(
-        seed=sim_config.seed,
-        shipments=sim.shipments,
-        events=count,
+        seed=label,
+        shipments=shipments,
+        events=run.events,
         legitimate=len(legitimate),
         legitimate_alerted=len([sid for sid in legitimate if sid in alerted_any]),
-        seconds=seconds,
+        seconds=run.seconds,
         scores=scores,
     )
 
@@ -185,8 +218,8 @@ def _fmt(value: float | None) -> str:
 
 def render(result: Evaluation) -> str:
     lines = [
-        f"seed {result.seed}: {result.shipments} shipments, {result.events} events "
-        f"({result.events / result.seconds:,.0f} events/s through parse + engine)",
+        f"{result.seed}: {result.shipments} shipments, {result.events} events "
+        f"({result.events / max(result.seconds, 1e-9):,.0f} events/s through parse + engine)",
         f"{'rule':<30} {'labelled':>8} {'TP':>6} {'FP':>6} {'FN':>6} {'precision':>9} "
         f"{'recall':>7} {'F1':>7} {'delay min (median / p95)':>26}",
     ]
@@ -206,3 +239,139 @@ def render(result: Evaluation) -> str:
         f"{result.legitimate} = {result.false_alerts_per_100:.2f} per 100"
     )
     return "\n".join(lines)
+
+
+def as_json(result: Evaluation) -> dict[str, object]:
+    """The evaluation as plain values (``--json``)."""
+
+    def one(found: RuleScore) -> dict[str, object]:
+        delays = sorted(found.delays_min)
+        return {
+            "rule": found.rule,
+            "labelled": found.labelled,
+            "tp": found.tp,
+            "fp": found.fp,
+            "fn": found.fn,
+            "precision": found.precision,
+            "recall": found.recall,
+            "f1": found.f1,
+            "delay_minutes_median": statistics.median(delays) if delays else None,
+            "delay_minutes_p95": delays[int(0.95 * (len(delays) - 1))] if delays else None,
+        }
+
+    return {
+        "source": result.seed,
+        "shipments": result.shipments,
+        "events": result.events,
+        "rules": [one(found) for found in result.scores],
+        "overall": one(result.overall),
+        "legitimate": result.legitimate,
+        "legitimate_alerted": result.legitimate_alerted,
+        "false_alerts_per_100": result.false_alerts_per_100,
+    }
+
+
+# -- users' own data ---------------------------------------------------------------------
+
+
+@dataclass
+class Detected:
+    """What ``goodsflow detect`` found in a file of events."""
+
+    source: str
+    alerts: list[Alert]  # the latest revision of every alert, in the order first raised
+    events: int
+    rejected: list[tuple[int, str]]  # (line number, why), lines that are no event
+    run: _Run
+
+
+def detect_file(path: Path, detection: DetectionConfig, until: datetime | None = None) -> Detected:
+    """Every event of ``path`` (JSON lines or CSV, as ``goodsflow publish`` reads them)
+    through the in-process pipeline, in event-time order; event time moves with the
+    events (and on to ``until`` at the end, so that the stops due by then are judged).
+    A line that is no valid event is set aside with its number and reason."""
+    from producers.files import read_events
+
+    detector = InProcessDetection(detection)
+    rejected: list[tuple[int, str]] = []
+    latest: dict[str, Alert] = {}
+
+    events: list[Event] = []
+    for line in read_events(path):
+        if line.event is None:
+            assert line.error is not None
+            rejected.append((line.number, line.error.reason))
+        else:
+            events.append(line.event)
+    # in event time (a stable sort: the file's order among equal times): a file is a
+    # bounded stream, and its answers should not depend on how its lines were grouped
+    events.sort(key=lambda event: event.occurred_at)
+
+    def alerts() -> Iterator[tuple[Alert, datetime]]:
+        for event in events:
+            raised = detector.handle(event)
+            now = detector.handler.stream_time()
+            assert now is not None
+            yield from ((alert, now) for alert in raised)
+        if until is not None:
+            yield from ((alert, until) for alert in detector.tick(until))
+
+    run = _Run.of(detector, _keep_latest(alerts(), latest))
+    return Detected(str(path), list(latest.values()), detector.events, rejected, run)
+
+
+def _keep_latest(
+    alerts: Iterable[tuple[Alert, datetime]], latest: dict[str, Alert]
+) -> Iterator[tuple[Alert, datetime]]:
+    for alert, now in alerts:
+        latest.pop(alert.alert_id, None)  # a revision: in the order the alerts were raised
+        latest[alert.alert_id] = alert
+        yield alert, now
+
+
+class TruthFileError(ValueError):
+    """A ground-truth file that cannot be read: says which line and why."""
+
+
+def read_truth(path: Path) -> list[Truth]:
+    """A ground truth as JSON lines (docs/DETECTION.md): ``shipment_id``, ``rule`` (a
+    rule's name, or null for a shipment that is neither legitimate nor labelled), and
+    optionally ``act_at`` (when the act happened, RFC 3339 with offset: the detection
+    delay is measured from it). Other fields (``scenario``, ``act_event_ids``, what
+    ``goodsflow simulate`` writes) are ignored."""
+    rules = {rule.value for rule in RULES}
+    found: list[Truth] = []
+    with path.open("rb") as handle:
+        for number, data in enumerate(handle, start=1):
+            if not data.strip():
+                continue
+            try:
+                record = json.loads(data)
+            except (ValueError, RecursionError) as exc:
+                raise TruthFileError(f"{path}:{number}: not JSON: {exc}") from None
+            if not isinstance(record, dict):
+                raise TruthFileError(f"{path}:{number}: not a JSON object")
+            sid, rule, act_at = record.get("shipment_id"), record.get("rule"), record.get("act_at")
+            if not isinstance(sid, str) or not sid:
+                raise TruthFileError(f"{path}:{number}: shipment_id: a non-empty string needed")
+            if rule is not None and rule not in rules:
+                raise TruthFileError(
+                    f"{path}:{number}: rule: {rule!r} is no rule; known: {', '.join(sorted(rules))}"
+                )
+            if act_at is not None:
+                try:
+                    at = datetime.fromisoformat(act_at)
+                except (TypeError, ValueError):
+                    at = None
+                if at is None or at.tzinfo is None:
+                    raise TruthFileError(f"{path}:{number}: act_at: an RFC 3339 time with offset")
+            found.append(Truth(sid, rule, act_at))
+    return found
+
+
+def evaluate_files(events: Path, truth: Path, detection: DetectionConfig) -> Evaluation:
+    """Score detection on the user's events against the user's labels."""
+    labels = read_truth(truth)
+    detected = detect_file(events, detection)
+    shipments = len(detected.run.shipments)
+    return score(detected.run, labels, label=str(events), shipments=shipments)

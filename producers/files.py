@@ -56,8 +56,8 @@ def read_events(path: Path, fmt: str | None = None) -> Iterator[FileLine]:
     Line numbers are the file's: for CSV the header is line 1.
     """
     fmt = fmt or detect_format(path)
-    with path.open(encoding="utf-8", newline="" if fmt == "csv" else None) as handle:
-        if fmt == "csv":
+    if fmt == "csv":
+        with path.open(encoding="utf-8", newline="") as handle:
             reader = csv.DictReader(handle)
             for row in reader:
                 raw = json.dumps(row, ensure_ascii=False)
@@ -66,11 +66,19 @@ def read_events(path: Path, fmt: str | None = None) -> Iterator[FileLine]:
                     yield FileLine(reader.line_num, raw, event=event)
                 except InvalidEventError as exc:
                     yield FileLine(reader.line_num, raw, error=exc)
-            return
-        for number, line in enumerate(handle, start=1):
+        return
+    with path.open("rb") as binary:  # each line decoded alone: one bad byte costs one line
+        for number, data in enumerate(binary, start=1):
+            try:
+                line = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                why = f"not UTF-8 at byte {exc.start + 1} of the line"
+                yield FileLine(number, data.decode("utf-8", "replace").rstrip("\r\n"),
+                               error=InvalidEventError(why))  # fmt: skip
+                continue
             if not line.strip():
                 continue
             try:
-                yield FileLine(number, line.rstrip("\n"), event=parse_event(line))
+                yield FileLine(number, line.rstrip("\r\n"), event=parse_event(line))
             except InvalidEventError as exc:
-                yield FileLine(number, line.rstrip("\n"), error=exc)
+                yield FileLine(number, line.rstrip("\r\n"), error=exc)
