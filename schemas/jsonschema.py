@@ -17,7 +17,20 @@ from schemas.events import EVENT_ADAPTER, EVENT_CLASSES, SCHEMA_VERSION
 from schemas.heartbeat import HEARTBEAT_TYPE, StreamHeartbeat
 
 
+def _event_type_required(schema: dict[str, Any]) -> dict[str, Any]:
+    """``event_type`` required wherever a schema has it: the models give it a default (one
+    Python class per type), but on the wire it selects the type, and an event without it
+    is refused (parse_event). Applied to the document and to its definitions."""
+    for part in [schema, *schema.get("$defs", {}).values()]:
+        if "event_type" in part.get("properties", {}):
+            required = part.setdefault("required", [])
+            if "event_type" not in required:
+                required.insert(0, "event_type")
+    return schema
+
+
 def _document(schema: dict[str, Any], title: str, schema_id: str) -> dict[str, Any]:
+    schema = _event_type_required(schema)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": schema_id,

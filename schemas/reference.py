@@ -68,6 +68,9 @@ class Checkpoint(BaseModel):
     # A rest area or truck parking lot (trạm dừng nghỉ, bãi đỗ xe) where a long stop is
     # normal: detection allows a rest after a scan here (docs/DETECTION.md).
     rest_area: bool = False
+    # Weighs trucks: its scans carry observed_weight_kg, the cargo's weight (the gross
+    # reading minus the vehicle's tare). Weights from elsewhere are kept, not judged.
+    weighbridge: bool = False
 
 
 def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

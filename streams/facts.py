@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas import Event, SeizureRecorded, ShipmentDeclared
+from schemas.values import plate_key
 
 Entity = tuple[str, str]  # ("party" | "vehicle" | "driver", identifier)
 
@@ -77,24 +78,30 @@ class CaseFact:
 Fact = DeclarationFact | SeizureFact | CaseFact
 
 
+def entity(kind: str, value: str) -> Entity:
+    """An entity as links compare it (docs/CONTRACT.md): a plate by ``plate_key`` (upper
+    case; no spaces, dashes, dots), a party or driver id in upper case."""
+    return (kind, plate_key(value) if kind == "vehicle" else value.upper())
+
+
 def entities_of_declaration(event: ShipmentDeclared) -> tuple[Entity, ...]:
     """The parties, vehicle and driver of a declaration, each once, in a fixed order."""
     return _unique(
         [
-            ("party", event.shipper.party_id),
-            ("party", event.consignee.party_id),
-            ("vehicle", event.vehicle_plate),
-            ("driver", event.driver_id),
+            entity("party", event.shipper.party_id),
+            entity("party", event.consignee.party_id),
+            entity("vehicle", event.vehicle_plate),
+            entity("driver", event.driver_id),
         ]
     )
 
 
 def implicated_by(event: SeizureRecorded) -> tuple[Entity, ...]:
-    implicated = [("party", p.party_id) for p in event.parties_implicated]
+    implicated = [entity("party", p.party_id) for p in event.parties_implicated]
     if event.vehicle_plate:
-        implicated.append(("vehicle", event.vehicle_plate))
+        implicated.append(entity("vehicle", event.vehicle_plate))
     if event.driver_id:
-        implicated.append(("driver", event.driver_id))
+        implicated.append(entity("driver", event.driver_id))
     return _unique(implicated)
 
 

@@ -39,11 +39,6 @@ ROADS: tuple[tuple[str, str], ...] = (
 # Where goods end up: wholesale markets and the southern gateway.
 DESTINATIONS = ("HN-DONGXUAN", "HN-NINHHIEP", "LS-DONGKINH", "NB-GIANKHAU")
 
-# Stations with a weighbridge (border gates and ports have one too).
-WEIGHBRIDGES = frozenset(
-    {"LS-CHILANG", "BN-BACGIANG", "TN-BACKAN", "LC-YENBAI", "QN-UONGBI", "HP-HAIDUONG"}
-)
-
 
 @dataclass(frozen=True)
 class Network:
@@ -70,10 +65,7 @@ class Network:
         return d
 
     def has_weighbridge(self, checkpoint_id: str) -> bool:
-        return (
-            checkpoint_id in WEIGHBRIDGES
-            or self.registry.checkpoint(checkpoint_id).kind.is_entry_point
-        )
+        return self.registry.checkpoint(checkpoint_id).weighbridge
 
     def corridor(self, checkpoint_id: str) -> str:
         return self.registry.checkpoint(checkpoint_id).corridor

@@ -141,6 +141,7 @@ class Places:
             registry, {cp.id: cp.kind == CheckpointKind.BORDER_GATE for cp in cps}
         )
         self.rest_area = _ByCheckpoint(registry, {cp.id: cp.rest_area for cp in cps})
+        self.weighbridge = _ByCheckpoint(registry, {cp.id: cp.weighbridge for cp in cps})
         self._routes: dict[tuple[str, ...], Route] = {}
 
     def route(self, route: tuple[str, ...]) -> Route:

@@ -135,10 +135,11 @@ def weight_change(view: View) -> Finding | None:
     previous: float | None = None
     declared, tolerance = decl.weight_kg, cfg.tolerance
     surely_within = tolerance - 1e-6  # below it, rounding to 6 places cannot pass tolerance
+    weighbridge = view.places.weighbridge
     for scan in view.active:
         weight = scan.weight_kg
-        if weight is None:
-            continue
+        if weight is None or not weighbridge[scan.checkpoint_id]:
+            continue  # no weighing, or a weight from a place with no weighbridge
         last, previous = previous, weight
         if abs(weight / declared - 1) < surely_within and (
             last is None or abs(weight / last - 1) < surely_within

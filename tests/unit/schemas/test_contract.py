@@ -95,3 +95,18 @@ def test_a_seizure_names_goods_and_keeps_decimal_weights():
     with pytest.raises(InvalidEventError) as err:
         parse_event(json.dumps({**_example("seizure.recorded"), "goods": []}))
     assert err.value.problems[0]["field"] == "goods"
+
+
+def test_every_event_schema_requires_event_type():
+    """On the wire event_type selects the type: a schema that let it out would accept
+    events the parser refuses."""
+    from schemas.jsonschema import schema_documents
+
+    for name, document in schema_documents().items():
+        if name == "alert.schema.json":
+            continue
+        parts = [document, *document.get("$defs", {}).values()]
+        typed = [p for p in parts if "event_type" in p.get("properties", {})]
+        assert typed, name
+        for part in typed:
+            assert "event_type" in part["required"], name

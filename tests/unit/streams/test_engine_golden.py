@@ -37,8 +37,8 @@ from tests.factories import CASE_T0
 CONFIG = load_detection_config()
 LATENESS = timedelta(minutes=CONFIG.event_time.allowed_lateness_minutes)
 
-ALERTS_DIGEST = "8729dc625042ad0c60cbf8046e51a2a895de19abf0eed592c7ac72349dc29d41"
-STATES_DIGEST = "34607abb325fecbef55b35acadc39322cb4d2091c1cc61a0db687dbf81927c7d"
+ALERTS_DIGEST = "175adb2f6d3c7f15e9c62d2eeaf91aa1c647b2effe053210edf45c646c1407b1"
+STATES_DIGEST = "291ddbe135cdcb2692f4911a20f2f7f52612f37db70d15be9b75152cea626946"
 
 
 def _mix(seed: int = 7) -> list:

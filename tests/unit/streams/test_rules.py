@@ -146,6 +146,18 @@ def test_a_large_weight_change_raises_severity():
     assert "33%" in alert.explanation_en
 
 
+def test_only_weighbridges_weigh():
+    """A weight sent by a checkpoint the registry knows no weighbridge at (an estimate) is
+    kept, and not judged."""
+    assert not REG.checkpoint("BN-TUSON").weighbridge
+    assert REG.checkpoint("BN-BACGIANG").weighbridge
+    decl = declaration()
+    guessed = [decl, scan(decl.shipment_id, "BN-TUSON", 10, observed_weight_kg=2400)]
+    assert alerts_of(guessed, Rule.WEIGHT_CHANGE) == []
+    weighed = [decl, scan(decl.shipment_id, "BN-BACGIANG", 10, observed_weight_kg=2400)]
+    assert alerts_of(weighed, Rule.WEIGHT_CHANGE)
+
+
 # -- entry without border passage -----------------------------------------------------
 
 

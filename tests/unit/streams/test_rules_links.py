@@ -11,11 +11,11 @@ from schemas import GoodsCategory, GoodsLine, Rule, load_registry
 from streams import load_detection_config
 from streams.context import DetectionContext
 from streams.engine import process
-from streams.facts import decode_fact, encode_fact, facts_of_event
+from streams.facts import decode_fact, encode_fact, entity, facts_of_event
 from streams.handler import DetectionHandler, DictStore, ListSink, PartitionDetector
 from streams.state import ShipmentState
 from tests import factories
-from tests.factories import declaration, scan, seizure
+from tests.factories import T0, declaration, scan, seizure
 
 CONFIG = load_detection_config()
 REG = load_registry()
@@ -60,7 +60,8 @@ def test_a_driver_implicated_in_an_earlier_seizure_links_the_shipment():
     assert alert.severity_factors["implicated_in_seizure"] == CONFIG.linked_to_offender.direct
     assert [e.event_id for e in alert.evidence] == [mine.event_id, caught.event_id]
     assert alert.evidence[1].shipment_id == seized.shipment_id
-    assert seized.driver_id in alert.explanation_en and "lái xe" in alert.explanation_vi
+    assert seized.driver_id.upper() in alert.explanation_en  # ids as links compare them
+    assert "lái xe" in alert.explanation_vi
     # the seizure's locality is among those to notify
     assert REG.checkpoint(caught.checkpoint_id).locality in alert.localities
 
@@ -226,12 +227,27 @@ def test_a_repeated_declaration_or_seizure_is_indexed_once():
     ctx = context(seized, caught)
     ctx.add_state(ShipmentState(shipment_id=seized.shipment_id).with_event(caught))
     ctx.add_state(ShipmentState(shipment_id=seized.shipment_id).with_event(seized))
-    driver = ("driver", seized.driver_id)
+    driver = entity("driver", seized.driver_id)
     assert len(ctx.seizures_of(driver, later())) == 1
     corridor = REG.checkpoint(caught.checkpoint_id).corridor
     assert len(ctx.corridor_seizures(corridor, factories.T0, later())) == 1
     assert [other for other, _ in ctx.seen_with(driver, later())] == [
-        ("party", seized.shipper.party_id),
-        ("party", seized.consignee.party_id),
-        ("vehicle", seized.vehicle_plate),
+        entity("party", seized.shipper.party_id),
+        entity("party", seized.consignee.party_id),
+        entity("vehicle", seized.vehicle_plate),
     ]
+
+
+def test_links_compare_plates_and_ids_in_one_form():
+    """A plate written 29C-123.45 on the seizure and 29c 12345 on a later declaration, or a
+    driver id in another case, are the same vehicle and driver."""
+    first = declaration(vehicle_plate="29C-123.45", driver_id="drv-77")
+    seized = seizure(first)
+    later_decl = declaration(
+        vehicle_plate="29c 12345", driver_id="DRV-77", occurred_at=T0 + timedelta(days=1)
+    )
+    ctx = DetectionContext(REG)
+    for fact in [*facts_of_event(first), *facts_of_event(seized)]:
+        ctx.add(fact)
+    for kind, value in (("vehicle", later_decl.vehicle_plate), ("driver", later_decl.driver_id)):
+        assert ctx.seizures_of(entity(kind, value), later_decl.occurred_at), kind

@@ -48,7 +48,7 @@ def test_another_plate_is_a_vehicle_swap():
     alerts = alerts_of(events, Rule.VEHICLE_SWAP)
     latest = alerts[-1]
     assert [e.checkpoint_id for e in latest.evidence] == ROUTE[2:4]
-    assert latest.evidence[0].detail == f"plate read 51D-987.65, declared {PLATE}"
+    assert latest.evidence[0].detail == f"plate read 51D-987.65, declared {plate_key(PLATE)}"
     assert latest.severity_factors["other_vehicle"] == CONFIG.vehicle_swap.base
     assert "51D-987.65" in latest.explanation_en and "51D-987.65" in latest.explanation_vi
 
