@@ -47,9 +47,15 @@ def checkpoints(as_json: bool, locality: str | None) -> None:
         payload = [cp.model_dump(mode="json") for cp in rows]
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
-    click.echo(f"{'id':<16} {'kind':<15} {'loc':<4} {'corridor':<24} name")
+    click.echo(f"{'id':<16} {'kind':<15} {'loc':<4} {'corridor':<24} {'has':<11} name")
     for cp in rows:
-        click.echo(f"{cp.id:<16} {cp.kind.value:<15} {cp.locality:<4} {cp.corridor:<24} {cp.name}")
+        has = ",".join(
+            label for label, on in (("weigh", cp.weighbridge), ("rest", cp.rest_area)) if on
+        )
+        click.echo(
+            f"{cp.id:<16} {cp.kind.value:<15} {cp.locality:<4} {cp.corridor:<24} {has or '-':<11} "
+            f"{cp.name}"
+        )
 
 
 @click.group("schema")
