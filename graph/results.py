@@ -76,6 +76,7 @@ class EvidenceFact(_Result):
     checkpoint_id: str
     occurred_at: AwareDatetime
     detail: str = ""
+    detail_vi: str = ""
     distance_km: float | None = None
     late: bool = False
     shipment_id: str

@@ -57,6 +57,7 @@ class Evidence(BaseModel):
     checkpoint_id: str
     occurred_at: AwareDatetime
     detail: str = ""
+    detail_vi: str = Field(default="", description="the detail in Vietnamese")
     distance_km: float | None = None
     late: bool = Field(
         default=False, description="arrived after the watermark had passed it (beyond lateness)"

@@ -102,7 +102,8 @@ def render(alert: Alert, registry: Registry, lang: str) -> str:
         cp = registry.checkpoint(ev.checkpoint_id)
         place = cp.name if lang == "vi" else cp.name_ascii
         late = (" (muộn)" if lang == "vi" else " (late)") if ev.late else ""
-        lines.append(f"      - {ev.event_id} {place}{late} {ev.detail}".rstrip())
+        detail = (ev.detail_vi or ev.detail) if lang == "vi" else ev.detail
+        lines.append(f"      - {ev.event_id} {place}{late} {detail}".rstrip())
     return "\n".join(lines)
 
 
@@ -312,7 +313,8 @@ def show(alert_id: str, lang: str, as_json: bool) -> None:
         cp = registry.checkpoint(fact.checkpoint_id)
         place = cp.name if vi else cp.name_ascii
         other = f" [{fact.shipment_id}]" if fact.shipment_id != alert.shipment_id else ""
-        click.echo(f"      - {when(fact.occurred_at)} {place}{other} {fact.detail}".rstrip())
+        detail = (fact.detail_vi or fact.detail) if vi else fact.detail
+        click.echo(f"      - {when(fact.occurred_at)} {place}{other} {detail}".rstrip())
     status = STATUS_VI[alert.case_status] if vi else alert.case_status
     outcome = alert.case_outcome or ""
     outcome = OUTCOME_VI.get(outcome, outcome) if vi else outcome

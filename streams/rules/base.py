@@ -284,13 +284,20 @@ def health_factor(decl: Declaration | None, config: DetectionConfig) -> dict[str
 
 
 def evidence_of(
-    scan: Scan, detail: str = "", distance_km: float | None = None, *, late: bool = False
+    scan: Scan,
+    detail: str = "",
+    distance_km: float | None = None,
+    *,
+    late: bool = False,
+    vi: str = "",
 ) -> Evidence:
+    """Evidence from a scan; ``detail`` in English, ``vi`` in Vietnamese."""
     return Evidence(
         event_id=scan.event_id,
         checkpoint_id=scan.checkpoint_id,
         occurred_at=scan.occurred_at,
         detail=detail,
+        detail_vi=vi,
         distance_km=None if distance_km is None else round(distance_km, 1),
         late=late,
     )

@@ -16,25 +16,31 @@ KIND_VI = {"party": "đối tác", "vehicle": "phương tiện", "driver": "lái
 KIND_EN = {"party": "party", "vehicle": "vehicle", "driver": "driver"}
 
 
-def _declared(decl: Declaration, detail: str) -> Evidence:
+def _declared(decl: Declaration, detail: str, vi: str) -> Evidence:
     return Evidence(
         event_id=decl.event_id,
         checkpoint_id=decl.checkpoint_id,
         occurred_at=decl.occurred_at,
         detail=detail,
+        detail_vi=vi,
     )
 
 
 def _implicating(ref: SeizureRef, entity: Entity) -> Evidence:
-    return _seized(ref, f"seizure {ref.seizure_id} implicated {_name(entity)}")
+    return _seized(
+        ref,
+        f"seizure {ref.seizure_id} implicated {_name(entity)}",
+        f"vụ bắt giữ {ref.seizure_id} liên quan đến {_name_vi(entity)}",
+    )
 
 
-def _seized(ref: SeizureRef, detail: str) -> Evidence:
+def _seized(ref: SeizureRef, detail: str, vi: str) -> Evidence:
     return Evidence(
         event_id=ref.event_id,
         checkpoint_id=ref.checkpoint_id,
         occurred_at=ref.occurred_at,
         detail=detail,
+        detail_vi=vi,
         shipment_id=ref.shipment_id,
     )
 
@@ -104,6 +110,7 @@ def linked_to_offender(view: View) -> Finding | None:
                 checkpoint_id=sighting.checkpoint_id,
                 occurred_at=sighting.occurred_at,
                 detail=f"{_name(entity)} declared together with {_name(other)}",
+                detail_vi=f"{_name_vi(entity)} được khai báo cùng {_name_vi(other)}",
                 shipment_id=sighting.shipment_id,
             )
         )
@@ -139,7 +146,12 @@ def _linked(
     """The finding of linked_to_offender: the declaration, then each fact once (the first
     time it comes up)."""
     evidence: dict[str, Evidence] = {}
-    for ev in [_declared(decl, "declared with " + ", ".join(map(_name, declared_with))), *facts]:
+    declared = _declared(
+        decl,
+        "declared with " + ", ".join(map(_name, declared_with)),
+        "khai báo với " + ", ".join(map(_name_vi, declared_with)),
+    )
+    for ev in [declared, *facts]:
         evidence.setdefault(ev.event_id, ev)
     kept = list(evidence.values())
     return Finding(
@@ -188,10 +200,22 @@ def high_risk_corridor(view: View) -> Finding | None:
     if not seized_count and not confirmed:
         return None
     hot = sorted(hot_corridors | {corridor_of[f.checkpoint_id] for f in confirmed.values()})
-    evidence = [_declared(decl, "health goods declared on " + ", ".join(hot))]
+    evidence = [
+        _declared(
+            decl,
+            "health goods declared on " + ", ".join(hot),
+            "hàng ảnh hưởng sức khỏe khai báo trên tuyến " + ", ".join(hot),
+        )
+    ]
     for ref in seized:
         corridor = corridor_of[ref.checkpoint_id]
-        evidence.append(_seized(ref, f"seizure {ref.seizure_id} on {corridor}"))
+        evidence.append(
+            _seized(
+                ref,
+                f"seizure {ref.seizure_id} on {corridor}",
+                f"vụ bắt giữ {ref.seizure_id} trên tuyến {corridor}",
+            )
+        )
     for fact in list(confirmed.values())[: cfg.max_seizures]:
         corridor = corridor_of[fact.checkpoint_id]
         evidence.append(
@@ -201,6 +225,8 @@ def high_risk_corridor(view: View) -> Finding | None:
                 occurred_at=fact.occurred_at,
                 detail=f"alert {fact.alert_id} ({fact.rule}) confirmed by a task force, "
                 f"on {corridor}",
+                detail_vi=f"cảnh báo {fact.alert_id} ({fact.rule}) được tổ công tác xác nhận, "
+                f"trên tuyến {corridor}",
                 shipment_id=fact.shipment_id,
             )
         )

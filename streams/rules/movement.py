@@ -98,8 +98,18 @@ def impossible_travel(view: View) -> Finding | None:
         if km >= cfg.cloned_documents_km and hours * 60 <= cfg.simultaneous_minutes:
             cloned = True
         if not evidence or evidence[-1].event_id != before.event_id:
-            evidence.append(evidence_of(before, f"then {after.checkpoint_id}"))
-        evidence.append(evidence_of(after, f"{km:.0f} km from {before.checkpoint_id}, {speed}", km))
+            evidence.append(
+                evidence_of(before, f"then {after.checkpoint_id}", vi=f"rồi {after.checkpoint_id}")
+            )
+        speed_vi = "cùng lúc" if hours <= 0 else f"{km / hours:.0f} km/h"
+        evidence.append(
+            evidence_of(
+                after,
+                f"{km:.0f} km from {before.checkpoint_id}, {speed}",
+                km,
+                vi=f"cách {before.checkpoint_id} {km:.0f} km, {speed_vi}",
+            )
+        )
     if not evidence:
         return None
     factors = {"impossible_speed": cfg.base, **health_factor(view.decl, config)}
@@ -156,6 +166,8 @@ def weight_change(view: View) -> Finding | None:
                 scan,
                 f"{scan.weight_kg:.0f} kg: {vs_declared:+.1%} vs declared "
                 f"{decl.weight_kg:.0f} kg, {vs_previous:+.1%} vs previous weighing",
+                vi=f"{scan.weight_kg:.0f} kg: {vs_declared:+.1%} so với khai báo "
+                f"{decl.weight_kg:.0f} kg, {vs_previous:+.1%} so với lần cân trước",
             )
         )
     if not evidence:

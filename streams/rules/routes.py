@@ -41,7 +41,14 @@ def route_deviation(view: View) -> Finding | None:
         nearest = min(declared, key=km_to.__getitem__)
         distance = km_to[nearest]
         if distance > cfg.tolerance_km:
-            evidence.append(evidence_of(scan, f"nearest declared checkpoint {nearest}", distance))
+            evidence.append(
+                evidence_of(
+                    scan,
+                    f"nearest declared checkpoint {nearest}",
+                    distance,
+                    vi=f"điểm khai báo gần nhất {nearest}",
+                )
+            )
     if not evidence:
         return None
     locality = view.places.locality
@@ -86,7 +93,13 @@ def entry_without_border_passage(view: View) -> Finding | None:
     for scan in view.active:
         if entry_point[scan.checkpoint_id]:
             return None
-        evidence = [evidence_of(scan, f"origin {decl.origin_country}, no border passage")]
+        evidence = [
+            evidence_of(
+                scan,
+                f"origin {decl.origin_country}, no border passage",
+                vi=f"xuất xứ {decl.origin_country}, không qua cửa khẩu",
+            )
+        ]
         where_vi, where_en = place(registry, scan.checkpoint_id)
         return Finding(
             rule=Rule.ENTRY_WITHOUT_BORDER_PASSAGE,
@@ -163,7 +176,8 @@ def _border_loops(places: Places, scans: tuple[Scan, ...]) -> list[Evidence]:
             elif scan.direction == "inbound":
                 if exited is not None:
                     detail = f"re-entered the country after leaving it at {exited.checkpoint_id}"
-                    found.append(evidence_of(scan, detail))
+                    vi = f"nhập lại vào Việt Nam sau khi đã xuất qua {exited.checkpoint_id}"
+                    found.append(evidence_of(scan, detail, vi=vi))
                 elif entered is not None and not (
                     previous is entered and entered.checkpoint_id == scan.checkpoint_id
                 ):
@@ -171,7 +185,11 @@ def _border_loops(places: Places, scans: tuple[Scan, ...]) -> list[Evidence]:
                         "entered the country again with no exit since entering at "
                         f"{entered.checkpoint_id}"
                     )
-                    found.append(evidence_of(scan, detail))
+                    vi = (
+                        f"nhập cảnh lần nữa mà không xuất kể từ lần nhập tại "
+                        f"{entered.checkpoint_id}"
+                    )
+                    found.append(evidence_of(scan, detail, vi=vi))
                 entered, exited = scan, None
         previous = scan
     return found
@@ -202,7 +220,12 @@ def _province_loops(
             returns[code] += 1
             away = position - left_at[code]
             if returns[code] > allowed[code] and away >= 2 and len(run) >= 2:
-                found += [evidence_of(s, f"back in {code} after leaving it") for s in run[:2]]
+                found += [
+                    evidence_of(
+                        s, f"back in {code} after leaving it", vi=f"quay lại {code} sau khi đã rời"
+                    )
+                    for s in run[:2]
+                ]
         position += len(run)
         if len(run) >= 2 or position == len(run):
             left_at[code] = position

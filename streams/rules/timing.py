@@ -226,7 +226,11 @@ def unexplained_stop(view: View) -> Finding | None:
             f"no scan for {gap_h:.1f} h until the next scan; the leg "
             f"to {leg.target} should take at most {budget_h:.1f} h"
         )
-        evidence.append(evidence_of(leg.start, detail))
+        vi = (
+            f"không có lần quét nào trong {gap_h:.1f} giờ đến lần quét sau; chặng đến "
+            f"{leg.target} chỉ cần tối đa {budget_h:.1f} giờ"
+        )
+        evidence.append(evidence_of(leg.start, detail, vi=vi))
     last = open_leg(view)
     watermark = state.watermark
     due = None if last is None else last.start.occurred_at + last.budget
@@ -235,11 +239,16 @@ def unexplained_stop(view: View) -> Finding | None:
         # far" would make the text depend on when it was judged (the next scan revises it
         # with the real gap).
         budget_h = last.budget.total_seconds() / 3600
+        due_at = due.isoformat(timespec="minutes")
         detail = (
             f"no scan within the {budget_h:.1f} h the leg to {last.target} should take "
-            f"(due by {due.isoformat(timespec='minutes')})"
+            f"(due by {due_at})"
         )
-        evidence.append(evidence_of(last.start, detail))
+        vi = (
+            f"không có lần quét nào trong {budget_h:.1f} giờ của chặng đến {last.target} "
+            f"(hạn {due_at})"
+        )
+        evidence.append(evidence_of(last.start, detail, vi=vi))
     if not evidence:
         return None
     where_vi, where_en = place(registry, evidence[0].checkpoint_id)

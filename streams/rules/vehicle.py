@@ -51,11 +51,20 @@ def vehicle_swap(view: View) -> Finding | None:
     if not other and not look_alike:
         return None
     evidence: list[Evidence] = [
-        evidence_of(s, f"plate read {s.plate}, declared {declared}") for s in other
+        evidence_of(
+            s,
+            f"plate read {s.plate}, declared {declared}",
+            vi=f"biển số đọc được {s.plate}, khai báo {declared}",
+        )
+        for s in other
     ]
     for scans in look_alike:
         evidence += [
-            evidence_of(s, f"plate read {s.plate}, declared {declared}: a look-alike plate")
+            evidence_of(
+                s,
+                f"plate read {s.plate}, declared {declared}: a look-alike plate",
+                vi=f"biển số đọc được {s.plate}, khai báo {declared}: biển số gần giống",
+            )
             for s in scans
         ]
     evidence.sort(key=lambda ev: (ev.occurred_at, ev.event_id))
@@ -105,9 +114,14 @@ def seal_tampering(view: View) -> Finding | None:
         elif scan.seal in ("broken", "absent") and intact is not None:
             found = "broken" if scan.seal == "broken" else "absent"
             absent = absent or scan.seal == "absent"
-            evidence.append(evidence_of(intact, "seal intact"))
+            found_vi = "bị phá" if found == "broken" else "không còn"
+            evidence.append(evidence_of(intact, "seal intact", vi="niêm phong còn nguyên"))
             evidence.append(
-                evidence_of(scan, f"seal {found}, intact at {intact.checkpoint_id} before")
+                evidence_of(
+                    scan,
+                    f"seal {found}, intact at {intact.checkpoint_id} before",
+                    vi=f"niêm phong {found_vi}, trước đó còn nguyên tại {intact.checkpoint_id}",
+                )
             )
             intact = None  # a later break needs a new intact reading first
     if not evidence:

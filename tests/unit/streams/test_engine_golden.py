@@ -37,8 +37,8 @@ from tests.factories import CASE_T0
 CONFIG = load_detection_config()
 LATENESS = timedelta(minutes=CONFIG.event_time.allowed_lateness_minutes)
 
-ALERTS_DIGEST = "175adb2f6d3c7f15e9c62d2eeaf91aa1c647b2effe053210edf45c646c1407b1"
-STATES_DIGEST = "291ddbe135cdcb2692f4911a20f2f7f52612f37db70d15be9b75152cea626946"
+ALERTS_DIGEST = "14987fb03f9db512d469c9c015d3d44c6b80689fca4f19aaf9196d98d40fd119"
+STATES_DIGEST = "35a10c6bb2262fea796fd2c65ab9b109fd05b953e8008e95e001cfd4e36b9840"
 
 
 def _mix(seed: int = 7) -> list:
@@ -134,6 +134,18 @@ def test_the_alerts_and_states_of_a_fixed_mix_are_pinned():
     assert any('"status":"withdrawn"' in a for a in alerts)
     assert any('"late":true' in a for a in alerts)
     assert (_digest(alerts), _digest(states)) == (ALERTS_DIGEST, STATES_DIGEST)
+
+
+def test_every_evidence_of_every_rule_says_its_detail_in_vietnamese_too():
+    alerts, _ = _run(RECORDS)
+    seen = set()
+    for line in alerts:
+        alert = json.loads(line)
+        for ev in alert["evidence"]:
+            assert ev["detail"] and ev["detail_vi"], (alert["rule"], ev)
+            assert ev["detail_vi"] != ev["detail"], (alert["rule"], ev)
+        seen.add(alert["rule"])
+    assert seen == {rule.value for rule in Rule}
 
 
 def test_states_read_back_from_json_judge_the_same():
