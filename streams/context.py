@@ -27,13 +27,14 @@ import bisect
 import heapq
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Any, NamedTuple, TypeVar
 
 from schemas import CaseOutcome, Registry
 from schemas.times import canonical
-from streams.facts import CaseFact, DeclarationFact, Entity, Fact, SeizureFact
+from streams.facts import CaseFact, DeclarationFact, Entity, Fact, SeizureFact, normalized
 from streams.state import ShipmentState
 
 __all__ = ["DetectionContext", "Entity", "IncidentRef", "SeizureRef", "Sighting"]
@@ -146,6 +147,12 @@ class DetectionContext:
             return
         at = canonical(fact.occurred_at)
         self._indexed[fact.event_id] = at
+        # ids as links compare them (a fact written before they were so is read so)
+        if isinstance(fact, DeclarationFact):
+            if (entities := normalized(fact.entities)) != fact.entities:
+                fact = replace(fact, entities=entities)
+        elif (implicated := normalized(fact.implicated)) != fact.implicated:
+            fact = replace(fact, implicated=implicated)
         if isinstance(fact, DeclarationFact):
             self._add_declaration(fact, at)
             entities = fact.entities

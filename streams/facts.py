@@ -84,6 +84,12 @@ def entity(kind: str, value: str) -> Entity:
     return (kind, plate_key(value) if kind == "vehicle" else value.upper())
 
 
+def normalized(entities: tuple[Entity, ...]) -> tuple[Entity, ...]:
+    """``entities`` as links compare them, each once (facts and states written before ids
+    were compared so read the same as new ones)."""
+    return _unique([entity(kind, value) for kind, value in entities])
+
+
 def entities_of_declaration(event: ShipmentDeclared) -> tuple[Entity, ...]:
     """The parties, vehicle and driver of a declaration, each once, in a fixed order."""
     return _unique(

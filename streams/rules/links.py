@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from schemas import Evidence, Rule
 from streams.context import Entity, IncidentRef, SeizureRef, Sighting
+from streams.facts import normalized
 from streams.rules.base import Finding, View, endangers_health, health_factor, localities_of
 from streams.state import Declaration
 
@@ -65,12 +66,13 @@ def linked_to_offender(view: View) -> Finding | None:
     if decl is None or ctx is None or not decl.entities:
         return None
     before, sid = decl.occurred_at, state.shipment_id
+    entities = normalized(decl.entities)  # (a state stored before ids were compared so)
 
     def earlier_seizure(entity: Entity) -> SeizureRef | None:
         refs = [r for r in ctx.seizures_of(entity, before) if r.shipment_id != sid]
         return refs[0] if refs else None
 
-    direct = [(e, ref) for e in decl.entities if (ref := earlier_seizure(e)) is not None]
+    direct = [(e, ref) for e in entities if (ref := earlier_seizure(e)) is not None]
     if direct:
         direct.sort(key=lambda link: (link[1], link[0]))
         shown = direct[: cfg.max_links]
@@ -91,9 +93,9 @@ def linked_to_offender(view: View) -> Finding | None:
             ),
         )
     hops: list[tuple[SeizureRef, Sighting, Entity, Entity]] = []
-    for entity in decl.entities:
+    for entity in entities:
         for other, sighting in ctx.seized_seen_with(entity, before):  # hops are sorted below
-            if sighting.shipment_id == sid or other in decl.entities:
+            if sighting.shipment_id == sid or other in entities:
                 continue
             ref = earlier_seizure(other)
             if ref is not None:

@@ -251,3 +251,20 @@ def test_links_compare_plates_and_ids_in_one_form():
         ctx.add(fact)
     for kind, value in (("vehicle", later_decl.vehicle_plate), ("driver", later_decl.driver_id)):
         assert ctx.seizures_of(entity(kind, value), later_decl.occurred_at), kind
+
+
+def test_facts_and_states_written_before_ids_were_compared_so_still_link():
+    """A seizure fact on the facts topic, and a declaration in a stored state, from before
+    the upgrade carry ids as sent; they link to new ones all the same."""
+    from dataclasses import replace
+
+    from streams.facts import SeizureFact
+
+    first = declaration(vehicle_plate="29C-123.45")
+    (old,) = [f for f in facts_of_event(seizure(first)) if isinstance(f, SeizureFact)]
+    raw = replace(old, implicated=(("vehicle", "29C-123.45"), ("driver", "drv-9")))
+    ctx = DetectionContext(REG)
+    ctx.add(decode_fact(encode_fact(raw)[1]))
+    later_decl = declaration(vehicle_plate="29C12345", occurred_at=T0 + timedelta(days=1))
+    assert ctx.seizures_of(entity("vehicle", later_decl.vehicle_plate), later_decl.occurred_at)
+    assert ctx.seizures_of(entity("driver", "DRV-9"), later_decl.occurred_at)
