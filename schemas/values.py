@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -40,6 +41,7 @@ Plate = Annotated[str, Field(min_length=1, max_length=20)]
 _PLATE_SEPARATORS = str.maketrans("", "", " -._/\t")
 
 
+@lru_cache(maxsize=65_536)
 def plate_key(plate: str) -> str:
     """A plate as detection compares it: upper case, without spaces, dashes, dots,
     underscores or slashes (``29C-123.45``, ``29c 12345`` and ``29C12345`` are one plate).

@@ -4,6 +4,7 @@ passing a border, or around in a loop."""
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from itertools import groupby
 
 from schemas import Evidence, Rule
@@ -195,6 +196,22 @@ def _border_loops(places: Places, scans: tuple[Scan, ...]) -> list[Evidence]:
     return found
 
 
+_NONE: Counter[str] = Counter()
+
+
+@lru_cache(maxsize=4096)
+def _declared_returns(places: Places, route: tuple[str, ...]) -> Counter[str]:
+    """How often a declared route comes back to each province (a few hundred routes,
+    judged over and over). Do not change the answer: it is shared."""
+    locality = places.locality
+    declared = [code for code, _ in groupby(locality[cp] for cp in route)]
+    allowed: Counter[str] = Counter()
+    for i, code in enumerate(declared):
+        if code in declared[:i]:
+            allowed[code] += 1
+    return allowed
+
+
 def _province_loops(
     places: Places, decl: Declaration | None, scans: tuple[Scan, ...]
 ) -> list[Evidence]:
@@ -204,12 +221,7 @@ def _province_loops(
     elsewhere is a detour, route_deviation's, or a cloned document, impossible_travel's:
     not a place to come back to.)"""
     locality = places.locality
-    allowed: Counter[str] = Counter()  # returns the declared route makes, per province
-    if decl is not None:
-        declared = [code for code, _ in groupby(locality[cp] for cp in decl.route)]
-        for i, code in enumerate(declared):
-            if code in declared[:i]:
-                allowed[code] += 1
+    allowed = _declared_returns(places, decl.route) if decl is not None else _NONE
     found: list[Evidence] = []
     returns: Counter[str] = Counter()
     left_at: dict[str, int] = {}  # province -> index of the first scan after its latest stay

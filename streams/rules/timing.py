@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from schemas import VIETNAM_TZ, Evidence, Rule
 from streams.config import DetectionConfig, UnexplainedStopConfig
@@ -130,8 +130,23 @@ def _late(leg: Leg) -> bool:
 _BUDGETS: dict[float, timedelta] = {}  # the same few thousand budgets over and over
 
 
+# Budgets by their inputs, per configuration: a shipment's open leg is judged again at
+# every event and watermark step with the same inputs (times, nights, the fixed point).
+_HOURS: dict[int, tuple[UnexplainedStopConfig, dict[tuple[Any, ...], float]]] = {}
+
+
 def _budget(view: View, km: float, scan: Scan, end: datetime | None) -> timedelta:
-    hours = leg_budget_hours(view.config.unexplained_stop, view.places, km, scan, end)
+    cfg = view.config.unexplained_stop
+    known = _HOURS.get(id(cfg))
+    if known is None or known[0] is not cfg:
+        known = _HOURS[id(cfg)] = (cfg, {})  # (holding cfg keeps its id from reuse)
+    memo = known[1]
+    key = (view.places, scan.checkpoint_id, scan.occurred_at, km, end)
+    hours = memo.get(key)
+    if hours is None:
+        if len(memo) >= 200_000:
+            memo.clear()
+        hours = memo[key] = leg_budget_hours(cfg, view.places, km, scan, end)
     budget = _BUDGETS.get(hours)
     if budget is None:
         if len(_BUDGETS) >= 100_000:
