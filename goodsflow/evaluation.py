@@ -15,12 +15,13 @@ import statistics
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from producers.simulation import SCENARIO_RULES, SimulationConfig, Simulator
 from producers.simulation.generator import SimulatedEvent
 from schemas import (
+    VIETNAM_TZ,
     Alert,
     AlertStatus,
     CaseStep,
@@ -30,7 +31,9 @@ from schemas import (
     parse_record,
 )
 from streams import DetectionConfig, load_detection_config
+from streams.config import QueueConfig
 from streams.handler import DetectionHandler, DictStore, ListSink
+from streams.queue import daily_queues
 from streams.rules import RULES
 
 
@@ -66,6 +69,7 @@ class Evaluation:
     legitimate_alerted: int
     seconds: float
     scores: list[RuleScore]
+    queues: list[QueueShare] = field(default_factory=list)
 
     @property
     def false_alerts_per_100(self) -> float:
@@ -83,6 +87,57 @@ class Evaluation:
         return total
 
 
+@dataclass(frozen=True)
+class QueueShare:
+    """How much of a locality's traffic its risk queue takes (streams/queue.py), per day
+    on average, and how many of the labelled shipments through it the queue holds."""
+
+    locality: str
+    days: int
+    traffic_per_day: float  # shipments through the locality
+    flagged_per_day: float  # queued by their alerts
+    sampled_per_day: float  # queued by the random floor
+    labelled: int  # labelled shipments with an alert involving the locality
+    labelled_queued: int  # of those, in the queue
+
+    @property
+    def share(self) -> float:
+        queued = self.flagged_per_day + self.sampled_per_day
+        return queued / self.traffic_per_day if self.traffic_per_day else 0.0
+
+
+def queue_shares(
+    alerts: Iterable[Alert],
+    traffic: dict[str, dict[date, set[str]]],
+    labelled: set[str],
+    cfg: QueueConfig,
+) -> list[QueueShare]:
+    """Each locality's queue over the run (the latest revision of every alert)."""
+    final = list(alerts)
+    shares = []
+    for locality in sorted(traffic):
+        days = traffic[locality]
+        queues = daily_queues(final, locality, cfg, days)
+        queued = {q.shipment_id for qs in queues.values() for q in qs if not q.sampled}
+        involved = {
+            a.shipment_id for a in final
+            if locality in a.localities and a.status == AlertStatus.OPEN
+        }  # fmt: skip
+        n = max(1, len(days))
+        shares.append(
+            QueueShare(
+                locality,
+                len(days),
+                sum(len(s) for s in days.values()) / n,
+                sum(sum(not q.sampled for q in qs) for qs in queues.values()) / n,
+                sum(sum(q.sampled for q in qs) for qs in queues.values()) / n,
+                len(involved & labelled),
+                len(queued & labelled),
+            )
+        )
+    return shares
+
+
 class InProcessDetection:
     """Simulated traffic through the detection handler in one process: the same engine,
     rules, facts and retention as the worker; the watermark is the stream's latest event
@@ -96,6 +151,9 @@ class InProcessDetection:
         )
         self.events = 0
         self.shipments: set[str] = set()  # every shipment seen (states expire by retention)
+        # the shipments seen in each locality, by day (Vietnam time): the queues' traffic
+        self.traffic: dict[str, dict[date, set[str]]] = {}
+        self._locality = {cp.id: cp.locality for cp in load_registry().checkpoints.values()}
 
     def run(self, events: Iterable[SimulatedEvent]) -> Iterator[tuple[Alert, datetime]]:
         """Each alert raised, with the stream time then (when, in event time, it was
@@ -116,6 +174,10 @@ class InProcessDetection:
         self.handler.handle(event)
         self.events += 1
         self.shipments.add(event.shipment_id)
+        locality = self._locality.get(event.checkpoint_id)
+        if locality is not None:
+            day = event.occurred_at.astimezone(VIETNAM_TZ).date()
+            self.traffic.setdefault(locality, {}).setdefault(day, set()).add(event.shipment_id)
         return self._sink.drain()
 
     def tick(self, at: datetime) -> list[Alert]:
@@ -135,7 +197,9 @@ def evaluate(sim_config: SimulationConfig, detection: DetectionConfig) -> Evalua
     detector = InProcessDetection(detection)
     run = _Run.of(detector, detector.run(sim.events()))
     truth = [Truth(t.shipment_id, t.rule, t.act_at) for t in sim.truth]
-    return score(run, truth, label=f"seed {sim_config.seed}", shipments=sim.shipments)
+    return score(
+        run, truth, label=f"seed {sim_config.seed}", shipments=sim.shipments, queue=detection.queue
+    )
 
 
 @dataclass(frozen=True)
@@ -156,6 +220,7 @@ class _Run:
     shipments: set[str]
     events: int
     seconds: float
+    traffic: dict[str, dict[date, set[str]]]
 
     @classmethod
     def of(cls, detector: InProcessDetection, alerts: Iterable[tuple[Alert, datetime]]) -> _Run:
@@ -168,10 +233,19 @@ class _Run:
             if alert.status == AlertStatus.OPEN:
                 first_open.setdefault(key, now)
         seconds = time.perf_counter() - started
-        return cls(final, first_open, detector.shipments, detector.events, seconds)
+        return cls(
+            final, first_open, detector.shipments, detector.events, seconds, detector.traffic
+        )
 
 
-def score(run: _Run, truth: Iterable[Truth], *, label: str, shipments: int) -> Evaluation:
+def score(
+    run: _Run,
+    truth: Iterable[Truth],
+    *,
+    label: str,
+    shipments: int,
+    queue: QueueConfig | None = None,
+) -> Evaluation:
     """Per shipment and rule, against the ground truth (the module's docstring)."""
     labels: dict[str, set[str]] = {}
     acts: dict[tuple[str, str], datetime] = {}
@@ -209,6 +283,9 @@ def score(run: _Run, truth: Iterable[Truth], *, label: str, shipments: int) -> E
         legitimate_alerted=len([sid for sid in legitimate if sid in alerted_any]),
         seconds=run.seconds,
         scores=scores,
+        queues=[]
+        if queue is None
+        else queue_shares(run.final.values(), run.traffic, set(labels), queue),
     )
 
 
@@ -238,6 +315,14 @@ def render(result: Evaluation) -> str:
         f"false alerts on legitimate shipments: {result.legitimate_alerted} of "
         f"{result.legitimate} = {result.false_alerts_per_100:.2f} per 100"
     )
+    if result.queues:
+        lines.append("risk queue per locality (a day, on average; streams/detection.toml [queue]):")
+    for q in result.queues:
+        lines.append(
+            f"  {q.locality}  {q.traffic_per_day:7.1f} shipments: {q.flagged_per_day:5.1f} "
+            f"queued by alerts + {q.sampled_per_day:4.1f} at random = {q.share:6.1%}; "
+            f"labelled shipments queued: {q.labelled_queued} of {q.labelled}"
+        )
     return "\n".join(lines)
 
 
@@ -268,6 +353,19 @@ def as_json(result: Evaluation) -> dict[str, object]:
         "legitimate": result.legitimate,
         "legitimate_alerted": result.legitimate_alerted,
         "false_alerts_per_100": result.false_alerts_per_100,
+        "queues": [
+            {
+                "locality": q.locality,
+                "days": q.days,
+                "traffic_per_day": q.traffic_per_day,
+                "flagged_per_day": q.flagged_per_day,
+                "sampled_per_day": q.sampled_per_day,
+                "share": q.share,
+                "labelled": q.labelled,
+                "labelled_queued": q.labelled_queued,
+            }
+            for q in result.queues
+        ],
     }
 
 
@@ -374,4 +472,6 @@ def evaluate_files(events: Path, truth: Path, detection: DetectionConfig) -> Eva
     labels = read_truth(truth)
     detected = detect_file(events, detection)
     shipments = len(detected.run.shipments)
-    return score(detected.run, labels, label=str(events), shipments=shipments)
+    return score(
+        detected.run, labels, label=str(events), shipments=shipments, queue=detection.queue
+    )

@@ -135,6 +135,13 @@ class LinkedToOffenderConfig(_Section):
     max_links: int = Field(ge=1)
 
 
+class QueueConfig(_Section):
+    capacity_per_day: int = Field(ge=0)
+    random_share: float = Field(ge=0, le=1)
+    corridor_boost: float = Field(ge=0, le=1)
+    corridor_alone: float = Field(ge=0, le=1)
+
+
 class HighRiskCorridorConfig(_Section):
     window_days: float = Field(gt=0)
     base: int = Field(ge=0, le=100)
@@ -158,6 +165,7 @@ class DetectionConfig(_Section):
     seal_tampering: SealTamperingConfig
     linked_to_offender: LinkedToOffenderConfig
     high_risk_corridor: HighRiskCorridorConfig
+    queue: QueueConfig
 
 
 def _read(text: str, where: str) -> DetectionConfig:
