@@ -89,8 +89,8 @@ def daily_queues(
     for alert in latest.values():
         if alert.status != AlertStatus.OPEN:
             continue
-        day = first_day.setdefault(alert.shipment_id, day_of(alert))
-        first_day[alert.shipment_id] = min(day, day_of(alert))
+        day = day_of(alert)
+        first_day[alert.shipment_id] = min(first_day.get(alert.shipment_id, day), day)
     for alert in latest.values():
         if alert.status == AlertStatus.OPEN:
             day = first_day[alert.shipment_id]
@@ -110,8 +110,7 @@ def daily_queues(
             )
         ranked.sort(key=lambda q: (-q.risk, q.shipment_id))
         chosen = ranked[: cfg.capacity_per_day]
-        flagged = {sid for sid in first_day}
-        for sid in sorted((traffic or {}).get(day, set()) - flagged):
+        for sid in sorted((traffic or {}).get(day, set()) - first_day.keys()):
             if sampled(sid, day, cfg.random_share):
                 chosen.append(Queued(sid, 0.0, (), (), sampled=True))
         queues[day] = chosen

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from producers.simulation.network import DESTINATIONS, Network
+from schemas import VIETNAM_TZ
 
 HEALTH = ("food", "medicine", "cosmetics", "dietary_supplements")
 GOODS: tuple[tuple[str, str, str, int], ...] = (
@@ -52,10 +54,6 @@ TET = {2026: (2, 17), 2027: (2, 6), 2028: (1, 26), 2029: (2, 13), 2030: (2, 3)}
 
 def before_tet(ts: float) -> bool:
     """Whether ``ts`` (epoch seconds) falls in the three weeks before a Tết."""
-    from datetime import date, datetime
-
-    from schemas import VIETNAM_TZ
-
     day = datetime.fromtimestamp(ts, VIETNAM_TZ).date()
     for year in (day.year, day.year + 1):
         if year in TET:
@@ -209,10 +207,6 @@ def _maybe_rest(
 ) -> tuple[float, int]:
     """A driver leaving at night after ``t`` stops for the night first (at most once a
     night), as the road traffic law requires and most drivers do."""
-    from datetime import datetime
-
-    from schemas import VIETNAM_TZ
-
     local = datetime.fromtimestamp(t, VIETNAM_TZ)
     first, last = realism.rest_start_hours
     day = local.toordinal()

@@ -109,19 +109,24 @@ def unexplained_stop(rng: random.Random, net: Network, j: Journey) -> Label | No
     )
 
 
+def _inland_turn(rng: random.Random, net: Network, j: Journey) -> int | None:
+    """An inland stop of the journey (not its first or last) where it can turn off."""
+    inland = [
+        i for i, s in enumerate(j.stops[1:-1], start=1)
+        if not net.registry.checkpoint(s.checkpoint_id).kind.is_entry_point
+    ]  # fmt: skip
+    return rng.choice(inland) if inland else None
+
+
 def circular_reimport(rng: random.Random, net: Network, j: Journey) -> Label | None:
     """Inland, back out through a border gate, and in again: laundering the origin."""
     entry = j.stops[0].checkpoint_id
     if net.registry.checkpoint(entry).kind.value != "border_gate":
         return None
-    # turn back from an inland stop (not the last), towards the nearest other border gate
-    inland = [
-        i for i, s in enumerate(j.stops[1:-1], start=1)
-        if not net.registry.checkpoint(s.checkpoint_id).kind.is_entry_point
-    ]  # fmt: skip
-    if not inland:
+    # turn back from an inland stop, towards the nearest other border gate
+    i = _inland_turn(rng, net, j)
+    if i is None:
         return None
-    i = rng.choice(inland)
     turn = j.stops[i]
     gates = [g for g in net.entries if net.registry.checkpoint(g).kind.value == "border_gate"]
     gate = min(gates, key=lambda g: (net.km(turn.checkpoint_id, g), g))
@@ -150,13 +155,9 @@ def second_entry(rng: random.Random, net: Network, j: Journey) -> Label | None:
     first = j.stops[0]
     if not net.registry.checkpoint(first.checkpoint_id).kind.is_entry_point:
         return None
-    inland = [
-        i for i, s in enumerate(j.stops[1:-1], start=1)
-        if not net.registry.checkpoint(s.checkpoint_id).kind.is_entry_point
-    ]  # fmt: skip
-    if not inland:
+    i = _inland_turn(rng, net, j)
+    if i is None:
         return None
-    i = rng.choice(inland)
     turn = j.stops[i]
     others = [e for e in net.entries if e != first.checkpoint_id]
     again = min(others, key=lambda e: (net.km(turn.checkpoint_id, e), e))

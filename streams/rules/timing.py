@@ -186,27 +186,28 @@ def leg_budget_hours(
             default=0.0,
         )
     days = (math.ceil(driving / cfg.daily_driving_hours) - 1) * cfg.overnight_rest_hours
+    local = scan.occurred_at.astimezone(VIETNAM_TZ)
+    at = local.hour + local.minute / 60 + local.second / 3600  # hours since local midnight
     if end is not None:
         gap = (end - scan.occurred_at).total_seconds() / 3600
-        return fixed + max(days, _night_rest(scan.occurred_at, gap, cfg))
+        return fixed + max(days, _night_rest(at, gap, cfg))
     budget = fixed + days
     for _ in range(64):  # the smallest budget that a stop of that length keeps (a few turns)
-        longer = fixed + max(days, _night_rest(scan.occurred_at, budget, cfg))
+        longer = fixed + max(days, _night_rest(at, budget, cfg))
         if longer <= budget + 1e-9:
             break
         budget = longer
     return budget
 
 
-def _night_rest(start: datetime, hours: float, cfg: UnexplainedStopConfig) -> float:
-    """The night's rest the ``hours`` from ``start`` could hold: for each night
+def _night_rest(at: float, hours: float, cfg: UnexplainedStopConfig) -> float:
+    """The night's rest the ``hours`` from ``at`` (hours since midnight, Vietnam time)
+    could hold: for each night
     (``night_start_hour`` to ``night_end_hour``, Vietnam time) the span reaches, from when
     it reaches it to the span's end, up to ``overnight_rest_hours`` (a rest that begins in
     the night may run past dawn; one in broad daylight is no night's rest)."""
     if hours <= 0:
         return 0.0
-    local = start.astimezone(VIETNAM_TZ)
-    at = local.hour + local.minute / 60 + local.second / 3600  # hours since local midnight
     night_hours = (cfg.night_end_hour - cfg.night_start_hour) % 24 or 24
     night = cfg.night_start_hour - 24.0  # the night that began the evening before
     rest, end = 0.0, at + hours
