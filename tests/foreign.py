@@ -95,7 +95,9 @@ def kcat_produce(
     lines = b"".join(_kcat_line(key, value) for key, value in records)
     # -v -v: one line per acknowledged record on stderr, counted below.
     args = [kcat_path(), "-P", "-v", "-v", "-b", bootstrap, "-t", topic, "-K", r"\x1f"]
-    args += ["-z", codec]
+    # in order per partition, as the tests assert: without idempotence librdkafka keeps up
+    # to a million requests in flight and a retried batch can land after a later one
+    args += ["-z", codec, "-X", "enable.idempotence=true"]
     if partitioner is not None:
         args += ["-X", f"partitioner={partitioner}"]
     if partition is not None:
