@@ -24,8 +24,8 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -46,6 +46,7 @@ from graph.results import (
     Hotspot,
     Neighbourhood,
     Passage,
+    QueueEntry,
     RuleOutcomes,
     ShipmentTrace,
 )
@@ -59,6 +60,9 @@ from schemas import (
     GoodsCategory,
     Registry,
 )
+
+if TYPE_CHECKING:
+    from streams.config import QueueConfig
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +152,7 @@ def create_app(
     checks: dict[str, Callable[[], bool]],
     registry: Registry | None = None,
     cases: CaseDesk | None = None,
+    queue: QueueConfig | None = None,
 ) -> FastAPI:
     """The API over ``queries`` (Neo4j, or the embedded store).
 
@@ -157,12 +162,19 @@ def create_app(
         checks: readiness checks by name (``neo4j``, ``kafka``), each True when it answers.
         registry: the reference registry, for GeoJSON routes.
         cases: where case steps go; without it they answer 503.
+        queue: the risk queues' capacity and random floor (default: the shipped
+            streams/detection.toml's ``[queue]``).
     """
     if not tokens:
         raise ValueError("the API needs at least one token")
     from schemas import load_registry
 
     reg = registry or load_registry()
+    if queue is None:
+        from streams.config import load_detection_config
+
+        queue = load_detection_config().queue
+    queue_cfg = queue
     app = FastAPI(
         title="goodsflow investigators' API",
         description="Shipments, places, flows, hotspots, links between parties, vehicles "
@@ -353,6 +365,22 @@ def create_app(
             limit=limit,
             offset=offset,
         )
+
+    @app.get("/localities/{code}/queue", dependencies=auth, tags=["alerts"])
+    def risk_queue(
+        code: str,
+        day: Annotated[
+            date | None, Query(description="YYYY-MM-DD, Vietnam time; default today")
+        ] = None,
+    ) -> list[QueueEntry]:
+        """The locality's risk queue for a day: its shipments with open alerts ranked by
+        one risk score, cut at the daily capacity, then the day's random floor of
+        shipments with no alert (docs/DETECTION.md, "The risk queue")."""
+        from graph.risk_queue import day_queue
+
+        _check_locality(code)
+        when = day or datetime.now(VIETNAM_TZ).date()
+        return day_queue(queries, code, when, queue_cfg).entries()
 
     @app.get("/alerts/{alert_id}", dependencies=auth, tags=["alerts"])
     def alert(alert_id: str) -> AlertDetail:

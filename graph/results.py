@@ -54,6 +54,17 @@ class AlertRecord(AlertSummary):
     )
 
 
+class QueueEntry(_Result):
+    """A shipment in a locality's risk queue for a day (graph/risk_queue.py)."""
+
+    rank: int = Field(description="1 for the riskiest; shipments of the random floor last")
+    shipment_id: str
+    risk: float = Field(description="0 to 1, from the shipment's open alerts (docs/DETECTION.md)")
+    sampled: bool = Field(description="in the queue by the random floor, with no alert")
+    rules: list[str] = Field(description="of its open alerts, most severe first")
+    alerts: list[AlertRecord]
+
+
 class CaseStepRecord(_Result):
     """One step of a task force on an alert."""
 

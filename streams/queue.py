@@ -9,11 +9,14 @@ close to half of the health-goods traffic. The queue ranks shipments, not alerts
 - high_risk_corridor is a factor: it raises another finding's risk by ``corridor_boost``
   of what is left to 1, and on its own counts ``corridor_alone`` of its severity, so it
   enters the queue only where the day's capacity leaves room;
-- each locality takes the ``capacity_per_day`` riskiest shipments of each day (Vietnam
-  time) whose alerts involve it;
-- a ``random_share`` of the shipments through the locality that day with no alert is
-  added, chosen by a hash of the shipment id and the day (the same answer on every run):
-  the random floor of customs selectivity, so the rules themselves can be measured.
+- each locality takes, each day (Vietnam time), the ``capacity_per_day`` riskiest of the
+  shipments with an open alert involving it raised that day, each scored by its open alerts
+  raised up to the day's end (a shipment with new findings on a later day comes again,
+  scored with them);
+- a ``random_share`` of the shipments through the locality that day with no alert by the
+  day's end is added, chosen by a hash of the shipment id and the day (the same answer on
+  every run): the random floor of customs selectivity, so the rules themselves can be
+  measured.
 
 Pure: alerts in, queues out.
 """
@@ -23,10 +26,33 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Protocol
 
-from schemas import VIETNAM_TZ, Alert, AlertStatus, Rule
+from schemas import VIETNAM_TZ, AlertStatus, Rule
 from streams.config import QueueConfig
+
+
+class Ranked(Protocol):
+    """What the queue reads of an alert: detection's (schemas.Alert) or the graph's record
+    of it (graph.results.AlertRecord)."""
+
+    @property
+    def alert_id(self) -> str: ...
+    @property
+    def revision(self) -> int: ...
+    @property
+    def shipment_id(self) -> str: ...
+    @property
+    def rule(self) -> str: ...
+    @property
+    def severity(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def raised_at(self) -> datetime: ...
+    @property
+    def localities(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True)
@@ -40,7 +66,7 @@ class Queued:
     sampled: bool = False  # in the queue by the random floor, with no alert
 
 
-def shipment_risk(alerts: Sequence[Alert], cfg: QueueConfig) -> float:
+def shipment_risk(alerts: Sequence[Ranked], cfg: QueueConfig) -> float:
     """One shipment's risk from its open alerts (the module's docstring)."""
     rest, corridor = 1.0, 0.0
     found = False
@@ -58,7 +84,7 @@ def shipment_risk(alerts: Sequence[Alert], cfg: QueueConfig) -> float:
     return risk + (1 - risk) * cfg.corridor_boost * corridor
 
 
-def day_of(alert: Alert) -> date:
+def day_of(alert: Ranked) -> date:
     """The day (Vietnam time) an alert belongs to in the queues: when it was raised."""
     return alert.raised_at.astimezone(VIETNAM_TZ).date()
 
@@ -70,47 +96,49 @@ def sampled(shipment_id: str, day: date, share: float) -> bool:
 
 
 def daily_queues(
-    alerts: Iterable[Alert],
+    alerts: Iterable[Ranked],
     locality: str,
     cfg: QueueConfig,
     traffic: dict[date, set[str]] | None = None,
 ) -> dict[date, list[Queued]]:
-    """``locality``'s queue for each day: the latest revision of each alert given, by
-    shipment; ``traffic`` (the shipments through the locality each day) feeds the random
+    """``locality``'s queue for each day: the shipments with an open alert raised that day
+    (the latest revision of each alert given), each by its open alerts raised up to that
+    day's end; ``traffic`` (the shipments through the locality each day) feeds the random
     floor."""
-    latest: dict[str, Alert] = {}
+    latest: dict[str, Ranked] = {}
     for alert in alerts:
         if locality in alert.localities:
             known = latest.get(alert.alert_id)
             if known is None or alert.revision >= known.revision:
                 latest[alert.alert_id] = alert
-    by_day: dict[date, dict[str, list[Alert]]] = {}
-    first_day: dict[str, date] = {}
-    for alert in latest.values():
-        if alert.status != AlertStatus.OPEN:
-            continue
-        day = day_of(alert)
-        first_day[alert.shipment_id] = min(first_day.get(alert.shipment_id, day), day)
+    by_shipment: dict[str, list[Ranked]] = {}
     for alert in latest.values():
         if alert.status == AlertStatus.OPEN:
-            day = first_day[alert.shipment_id]
-            by_day.setdefault(day, {}).setdefault(alert.shipment_id, []).append(alert)
+            by_shipment.setdefault(alert.shipment_id, []).append(alert)
+    by_day: dict[date, dict[str, list[Ranked]]] = {}  # a day's shipments: their alerts so far
+    first_day: dict[str, date] = {}
+    for sid, found in by_shipment.items():
+        dated = [(day_of(a), a) for a in found]
+        first_day[sid] = min(day for day, _ in dated)
+        for day in {day for day, _ in dated}:
+            by_day.setdefault(day, {})[sid] = [a for d, a in dated if d <= day]
     queues: dict[date, list[Queued]] = {}
     for day in sorted(set(by_day) | set(traffic or {})):
         ranked = []
         for sid, found in by_day.get(day, {}).items():
-            found.sort(key=lambda a: (-a.severity, a.rule.value))
+            found.sort(key=lambda a: (-a.severity, str(a.rule)))
             ranked.append(
                 Queued(
                     sid,
                     round(shipment_risk(found, cfg), 6),
-                    tuple(a.rule.value for a in found),
+                    tuple(str(a.rule) for a in found),
                     tuple(a.alert_id for a in found),
                 )
             )
         ranked.sort(key=lambda q: (-q.risk, q.shipment_id))
         chosen = ranked[: cfg.capacity_per_day]
-        for sid in sorted((traffic or {}).get(day, set()) - first_day.keys()):
+        flagged = {sid for sid, first in first_day.items() if first <= day}  # by that day
+        for sid in sorted((traffic or {}).get(day, set()) - flagged):
             if sampled(sid, day, cfg.random_share):
                 chosen.append(Queued(sid, 0.0, (), (), sampled=True))
         queues[day] = chosen

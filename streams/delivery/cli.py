@@ -6,6 +6,7 @@ import getpass
 import json
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -46,15 +47,26 @@ def alerts_group() -> None:
 @click.option("--rule", "rules", multiple=True, type=RULES, help="repeat; default every rule")
 @click.option("--min-severity", default=0, show_default=True, type=click.IntRange(0, 100))
 @click.option("--webhook", "webhook_url", required=True, help="http(s) URL to POST alerts to")
+@click.option(
+    "--queue-only",
+    is_flag=True,
+    help="only alerts whose shipment is in the locality's risk queue (needs Neo4j)",
+)
 def subscribe(
-    name: str, locality: str, rules: tuple[str, ...], min_severity: int, webhook_url: str
+    name: str,
+    locality: str,
+    rules: tuple[str, ...],
+    min_severity: int,
+    webhook_url: str,
+    queue_only: bool,
 ) -> None:
     """Subscribe a task force's webhook; prints the secret its receiver verifies with."""
-    sub = _store().add(name, locality, webhook_url, list(rules), min_severity)
+    sub = _store().add(name, locality, webhook_url, list(rules), min_severity, queue_only)
     which = ", ".join(r.value for r in sub.rules) or "all"
+    only = ", risk queue only" if queue_only else ""
     click.echo(
         f"subscribed {sub.id}: {name}, {locality}, severity >= {min_severity}, "
-        f"rules {which} -> {webhook_url}"
+        f"rules {which}{only} -> {webhook_url}"
     )
     click.echo(f"signing secret (give it to the receiver; shown once here): {sub.secret}")
 
@@ -80,8 +92,10 @@ def subscriptions(as_json: bool) -> None:
         click.echo("no subscriptions")
     for s in subs:
         rules = ", ".join(r.value for r in s.rules) or "all rules"
+        only = " (risk queue only)" if s.queue_only else ""
         click.echo(
-            f"{s.id}  {s.locality}  >= {s.min_severity:<3} {rules}  {s.webhook_url}  ({s.name})"
+            f"{s.id}  {s.locality}  >= {s.min_severity:<3} {rules}{only}  {s.webhook_url}  "
+            f"({s.name})"
         )
 
 
@@ -351,3 +365,65 @@ def outcomes(
     for r in rows:
         precision = "-" if r.precision is None else f"{r.precision:.3f}"
         click.echo(f"{r.rule:<30} {r.confirmed:>9} {r.false_alarm:>11} {precision:>9}")
+
+
+@alerts_group.command("queue")
+@click.option("--locality", required=True, help="a locality code, e.g. LS")
+@click.option(
+    "--day", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD, Vietnam time; default today"
+)
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="detection thresholds (TOML) with the [queue] section; default the shipped",
+)
+@JSON_OUT
+def queue(
+    locality: str, day: datetime | None, lang: str, config: Path | None, as_json: bool
+) -> None:
+    """A locality's risk queue for a day: the shipments to work, riskiest first, then the
+    day's random sample of shipments with no alert."""
+    from graph.cli import open_queries
+    from graph.risk_queue import day_queue
+    from streams.config import load_detection_config
+
+    registry = load_registry()
+    if locality not in registry.localities:
+        known = ", ".join(sorted(registry.localities))
+        raise click.BadParameter(
+            f"unknown locality {locality!r}; one of {known}", param_hint="--locality"
+        )
+    when = day.date() if day else datetime.now(VIETNAM_TZ).date()
+    cfg = load_detection_config(config).queue
+    with open_queries() as queries:
+        entries = day_queue(queries, locality, when, cfg).entries()
+    if as_json:
+        click.echo(
+            json.dumps([e.model_dump(mode="json") for e in entries], ensure_ascii=False, indent=2)
+        )
+        return
+    vi = lang == "vi"
+    place = registry.locality(locality)
+    name = place.name if vi else place.name_ascii
+    flagged = sum(not e.sampled for e in entries)
+    sampled = len(entries) - flagged
+    if vi:
+        click.echo(
+            f"Hàng đợi rủi ro {name} ngày {when:%d/%m/%Y}: {flagged} lô có cảnh báo "
+            f"(tối đa {cfg.capacity_per_day}), {sampled} lô chọn ngẫu nhiên"
+        )
+    else:
+        click.echo(
+            f"Risk queue of {name} on {when:%d/%m/%Y}: {flagged} shipments with alerts "
+            f"(at most {cfg.capacity_per_day}), {sampled} sampled at random"
+        )
+    for e in entries:
+        if e.sampled:
+            label = "chọn ngẫu nhiên, không có cảnh báo" if vi else "random sample, no alert"
+            click.echo(f"{e.rank:>3}. {e.shipment_id}  {label}")
+            continue
+        click.echo(f"{e.rank:>3}. {e.shipment_id}  {e.risk:.2f}  {', '.join(e.rules)}")
+        for a in e.alerts:
+            text = a.explanation_vi if vi else a.explanation_en
+            click.echo(f"       [{a.severity:>3}] {a.alert_id} {text}")

@@ -13,7 +13,9 @@ a deterministic id (alert id, revision, subscription) so receivers can drop repe
 delivery is at least once.
 
 The transport is passed in (``send``): the delivery process gives an aiohttp POST, tests a
-fake receiver.
+fake receiver. So is the risk-queue check of queue-only subscriptions (``admit``): an alert
+goes to such a subscription only when its shipment is in the locality's queue; a failing
+check (Neo4j away) is retried like a failing send, on that subscription's lane alone.
 
 Example:
     >>> dispatcher = WebhookDispatcher(subscriptions, send, dead_letter)  # doctest: +SKIP
@@ -72,6 +74,7 @@ class Outcome:
     delivered: bool
     attempts: int
     last_error: str = ""
+    not_queued: bool = False  # not sent: the shipment is not in the subscription's queue
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ def handover_body(step: CaseStep) -> bytes:
 
 
 Send = Callable[[Delivery], Awaitable[None]]  # raises on any failure
+Admit = Callable[[Delivery], Awaitable[bool]]  # whether the shipment is in the queue; may raise
 DeadLetter = Callable[[Delivery, Outcome], Awaitable[None]]
 
 
@@ -117,6 +121,7 @@ class WebhookDispatcher:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     queue_size: int = 10_000  # per subscription; a full lane makes submit() wait
     seed: int | None = None
+    admit: Admit | None = None  # the queue check of queue-only subscriptions
     _lanes: dict[str, _Lane] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -161,16 +166,28 @@ class WebhookDispatcher:
         while True:
             delivery, future = await lane.queue.get()
             outcome = await self._deliver(delivery)
-            if not outcome.delivered:
+            if not outcome.delivered and not outcome.not_queued:
                 await self.dead_letter(delivery, outcome)
             if not future.done():
                 future.set_result(outcome)
             lane.queue.task_done()
 
+    def _gated(self, delivery: Delivery) -> bool:
+        """Whether the delivery waits for the queue check: an alert (a person chose to
+        hand a handover over) to a queue-only subscription."""
+        return delivery.subscription.queue_only and delivery.handover is None
+
     async def _deliver(self, delivery: Delivery) -> Outcome:
         last_error = ""
+        checked = not self._gated(delivery)
         for attempt in range(1, self.policy.max_tries + 1):
             try:
+                if not checked:
+                    if self.admit is None:
+                        raise RuntimeError("queue-only subscription, but no queue to check")
+                    if not await self.admit(delivery):
+                        return Outcome(False, attempt, not_queued=True)
+                    checked = True
                 await self.send(delivery)
                 return Outcome(True, attempt)
             except Exception as exc:  # any failure of the receiver is retried

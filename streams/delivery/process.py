@@ -17,6 +17,11 @@ never disappears either. A dead letter that cannot be sent is retried with backo
 after it is committed meanwhile. After a crash or a stop the uncommitted records are
 delivered again, which the delivery id makes harmless. Subscriptions are re-read when their
 file changes.
+
+A queue-only subscription gets an alert only when its shipment is in the locality's risk
+queue (graph/risk_queue.py: the graph's open alerts of the locality, and this alert, ranked;
+the day's capacity line): the process then reads Neo4j, and while Neo4j is away that
+subscription's lane retries and waits (the others go on).
 """
 
 from __future__ import annotations
@@ -41,9 +46,16 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import ValidationError
 
 from goodsflow.settings import Settings
-from schemas import Alert, CaseAction, CaseStep, load_registry
+from schemas import Alert, AlertStatus, CaseAction, CaseStep, load_registry
 from streams.deadletters import DEFAULT_MAX_BYTES, dead_letter_record
-from streams.delivery.dispatcher import Delivery, Outcome, RetryPolicy, Send, WebhookDispatcher
+from streams.delivery.dispatcher import (
+    Admit,
+    Delivery,
+    Outcome,
+    RetryPolicy,
+    Send,
+    WebhookDispatcher,
+)
 from streams.delivery.subscriptions import SubscriptionStore
 from streams.metrics import metric_name, metrics_served, new_registry
 from streams.topics import ensure_topics
@@ -127,7 +139,9 @@ class DeliveryMetrics:
         self.records_read = Counter(name("records_read"), "Records read.", ["topic"], registry=r)
         self.deliveries = Counter(
             name("deliveries"),
-            "Webhook deliveries ended delivered or dead_lettered; retried: failed tries retried.",
+            "Webhook deliveries ended delivered or dead_lettered; retried: failed tries "
+            "retried; not_queued: alerts a queue-only subscription did not get (the shipment "
+            "is not in the risk queue).",
             ["outcome"],
             registry=r,
         )
@@ -275,9 +289,12 @@ class DeliveryLoop:
     def _ended(self, future: asyncio.Future[Outcome], kind: str, started: float) -> None:
         if future.cancelled():
             return
-        if future.result().delivered:
+        outcome = future.result()
+        if outcome.delivered:
             self.metrics.deliveries.labels(outcome="delivered").inc()
             self.metrics.latency.labels(kind=kind).observe(time.monotonic() - started)
+        elif outcome.not_queued:
+            self.metrics.deliveries.labels(outcome="not_queued").inc()
         else:
             self.metrics.deliveries.labels(outcome="dead_lettered").inc()
 
@@ -353,7 +370,9 @@ async def run_delivery(settings: Settings, ready: asyncio.Event | None = None) -
 
         dead_letters = DeadLetters(producer, topics.alerts_delivery_dlq, metrics)
         counted = counting_retries(send, policy.max_tries, metrics)
-        dispatcher = WebhookDispatcher(store.all(), counted, dead_letters.delivery, policy)
+        dispatcher = WebhookDispatcher(
+            store.all(), counted, dead_letters.delivery, policy, admit=queue_check(settings)
+        )
         loop = DeliveryLoop(consumer, dispatcher, dead_letters, topics.alert_cases, metrics)
         mtime = _mtime(store)
         await producer.start()
@@ -381,6 +400,29 @@ async def run_delivery(settings: Settings, ready: asyncio.Event | None = None) -
             await dispatcher.close()
             await consumer.stop()  # no commit here: auto-commit is off
             await producer.stop()
+
+
+def queue_check(settings: Settings) -> Admit:
+    """The risk-queue check of queue-only subscriptions, against the graph (the driver
+    connects on first use, so a process without such subscriptions never needs Neo4j)."""
+    from goodsflow.bootstrap import neo4j_driver
+    from graph.queries import Neo4jQueries
+    from graph.risk_queue import shipment_queued
+    from streams.config import load_detection_config
+
+    cfg = load_detection_config(settings.detection.config).queue
+    driver = neo4j_driver(settings)
+    queries = Neo4jQueries(driver, settings.neo4j.database, settings.neo4j.query_timeout_s)
+
+    def check(delivery: Delivery) -> bool:
+        # a withdrawal goes where the alert, still open, went
+        alert = delivery.alert.model_copy(update={"status": AlertStatus.OPEN})
+        return shipment_queued(queries, delivery.subscription.locality, alert, cfg)
+
+    async def admit(delivery: Delivery) -> bool:
+        return await asyncio.to_thread(check, delivery)
+
+    return admit
 
 
 @contextlib.asynccontextmanager

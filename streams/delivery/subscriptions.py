@@ -33,9 +33,12 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     min_severity INTEGER NOT NULL,
     webhook_url TEXT NOT NULL,
     secret TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    queue_only INTEGER NOT NULL DEFAULT 0  -- 1: only alerts of shipments in the risk queue
 )
 """
+# Files made before a column existed get it, with its default.
+COLUMNS_ADDED = {"queue_only": "INTEGER NOT NULL DEFAULT 0"}
 
 
 class SubscriptionError(GoodsflowError):
@@ -54,6 +57,7 @@ class Subscription(BaseModel):
     webhook_url: str
     secret: str = Field(repr=False)
     created_at: datetime
+    queue_only: bool = False  # only alerts whose shipment is in the locality's risk queue
 
 
 def matches(subscription: Subscription, alert: Alert) -> bool:
@@ -90,6 +94,10 @@ class SubscriptionStore:
             if new:
                 os.chmod(self.path, 0o600)  # it holds webhook secrets
             db.execute(SCHEMA)
+            have = {row[1] for row in db.execute("PRAGMA table_info(subscriptions)")}
+            for column, spec in COLUMNS_ADDED.items():
+                if column not in have:
+                    db.execute(f"ALTER TABLE subscriptions ADD COLUMN {column} {spec}")
             with db:
                 yield db
 
@@ -100,8 +108,10 @@ class SubscriptionStore:
         webhook_url: str,
         rules: list[str] | None = None,
         min_severity: int = 0,
+        queue_only: bool = False,
     ) -> Subscription:
-        """A new subscription, with a fresh secret for signing its webhooks."""
+        """A new subscription, with a fresh secret for signing its webhooks; ``queue_only``:
+        only the alerts whose shipment is in the locality's risk queue (and handovers)."""
         if locality not in self.registry.localities:
             known = ", ".join(sorted(self.registry.localities))
             raise SubscriptionError(f"unknown locality {locality!r}; one of {known}")
@@ -124,10 +134,11 @@ class SubscriptionStore:
             webhook_url=webhook_url,
             secret=secrets.token_hex(32),
             created_at=datetime.now(UTC),
+            queue_only=queue_only,
         )
         with self._db() as db:
             db.execute(
-                "INSERT INTO subscriptions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO subscriptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     subscription.id,
                     name,
@@ -137,6 +148,7 @@ class SubscriptionStore:
                     webhook_url,
                     subscription.secret,
                     subscription.created_at.isoformat(),
+                    int(queue_only),
                 ),
             )
         return subscription
@@ -152,7 +164,8 @@ class SubscriptionStore:
             return []
         with self._db() as db:
             rows = db.execute(
-                "SELECT id, name, locality, rules, min_severity, webhook_url, secret, created_at "
+                "SELECT id, name, locality, rules, min_severity, webhook_url, secret, created_at, "
+                "queue_only "
                 "FROM subscriptions ORDER BY locality, created_at"
             ).fetchall()
         return [
@@ -165,6 +178,7 @@ class SubscriptionStore:
                 webhook_url=r[5],
                 secret=r[6],
                 created_at=datetime.fromisoformat(r[7]),
+                queue_only=bool(r[8]),
             )
             for r in rows
         ]

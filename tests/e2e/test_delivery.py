@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.request import urlopen
@@ -24,11 +24,13 @@ from urllib.request import urlopen
 from kafka import KafkaProducer
 
 from graph.cases import kafka_publisher
+from graph.writer import Neo4jGraphWriter
 from schemas import VIETNAM_TZ, Alert, Evidence, Rule, alert_id_for, load_registry
 from streams.delivery import SignatureError, SubscriptionStore, verify
 from streams.delivery.signing import HEADER
 from streams.readers import TopicTail
 from tests.factories import case_step, free_port, unique
+from tests.graph_world import private_start
 
 WHEN = datetime(2026, 11, 25, 8, tzinfo=VIETNAM_TZ)
 
@@ -83,13 +85,15 @@ class Receiver:
         self.server.shutdown()
 
 
-def _alert(shipment_id: str, localities: list[str], revision: int = 1) -> Alert:
+def _alert(
+    shipment_id: str, localities: list[str], revision: int = 1, severity: int = 75, at=WHEN
+) -> Alert:
     return Alert(
         alert_id=alert_id_for(shipment_id, Rule.WEIGHT_CHANGE), revision=revision,
-        rule=Rule.WEIGHT_CHANGE, severity=75, severity_factors={"weight_change": 75},
+        rule=Rule.WEIGHT_CHANGE, severity=severity, severity_factors={"weight_change": severity},
         shipment_id=shipment_id, localities=localities,
-        evidence=[Evidence(event_id=unique("EV"), checkpoint_id="LS-HUUNGHI", occurred_at=WHEN)],
-        explanation_vi="Khối lượng thay đổi", explanation_en="Weight changed", raised_at=WHEN,
+        evidence=[Evidence(event_id=unique("EV"), checkpoint_id="LS-HUUNGHI", occurred_at=at)],
+        explanation_vi="Khối lượng thay đổi", explanation_en="Weight changed", raised_at=at,
     )  # fmt: skip
 
 
@@ -102,11 +106,15 @@ def _wait(check, timeout_s: float, what: str) -> None:
 
 @contextmanager
 def _delivering(
-    tmp_path: Path, subs: SubscriptionStore, metrics_port: int | None = None
+    tmp_path: Path,
+    subs: SubscriptionStore,
+    metrics_port: int | None = None,
+    **more_env: str,
 ) -> Iterator[subprocess.Popen[str]]:
     """`goodsflow alerts deliver` running (3 tries, 1 s each, metrics on a free port),
     stopped cleanly after."""
     env = {
+        **more_env,
         **os.environ,
         "GOODSFLOW_DELIVERY__METRICS_PORT": str(metrics_port or free_port()),
         "GOODSFLOW_DELIVERY__SUBSCRIPTIONS": str(subs.path),
@@ -215,6 +223,61 @@ def test_a_transfer_is_handed_to_the_receiving_locality(settings, topics, tmp_pa
     )
     assert hp.bad_signatures == [] and list(hp.tries.values()) == [2]  # retried once
     assert ls.handovers == [] and ls.accepted == []
+
+
+def test_a_queue_only_subscription_gets_the_alerts_of_shipments_in_the_risk_queue(
+    settings, topics, tmp_path, neo4j_driver
+):
+    """Lang Son's queue holds 2 shipments a day (a config of the test's own). The graph
+    holds three open alerts of a day of their own (severity 90, 85, 80); then four alerts
+    come on the topic: a new shipment at 95 (in the queue: counted from the record itself,
+    which the graph does not hold), one at 50 (not), and the graph's 80 (third: out) and 90
+    (in). The plain subscription gets all four, the queue-only one two."""
+    day = private_start() + timedelta(hours=10)
+    registry = load_registry()
+    writer = Neo4jGraphWriter(neo4j_driver, settings.neo4j.database)
+    writer.init_schema(registry)
+    known = {sev: _alert(unique("SHP"), ["LS"], severity=sev, at=day) for sev in (90, 85, 80)}
+    writer.write((), list(known.values()))
+    config = tmp_path / "detection.toml"
+    shipped = (Path(__file__).parents[2] / "streams" / "detection.toml").read_text("utf-8")
+    assert "capacity_per_day = 30" in shipped
+    config.write_text(shipped.replace("capacity_per_day = 30", "capacity_per_day = 2"), "utf-8")
+    new_top = _alert(unique("SHP"), ["LS"], severity=95, at=day + timedelta(hours=1))
+    low = _alert(unique("SHP"), ["LS"], severity=50, at=day + timedelta(hours=1))
+    sent = [new_top, low, known[80], known[90]]
+    ours = {a.shipment_id for a in sent}
+    subs = SubscriptionStore(tmp_path / "subs.db", registry)
+    plain, queued = Receiver(), Receiver()
+    plain.secret = subs.add("LS all", "LS", plain.url).secret
+    queued.secret = subs.add("LS queue", "LS", queued.url, queue_only=True).secret
+    port = free_port()
+    try:
+        with _delivering(
+            tmp_path, subs, metrics_port=port, GOODSFLOW_DETECTION__CONFIG=str(config)
+        ):
+            producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers)
+            for alert in sent:
+                key, value = alert.shipment_id.encode(), alert.model_dump_json().encode()
+                producer.send(settings.topics.alerts, key=key, value=value)
+            producer.flush()
+            producer.close()
+
+            def mine(receiver: Receiver) -> set[str]:
+                return {sid for sid, _ in receiver.accepted if sid in ours}
+
+            def counted() -> float:
+                text = urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+                return _metric(text, "goodsflow_delivery_deliveries_total", outcome="not_queued")
+
+            _wait(lambda: len(mine(plain)) == 4, 60, "the plain subscription")
+            _wait(lambda: len(mine(queued)) == 2 and counted() >= 2, 60, "the queue's")
+            time.sleep(1)  # anything else would have come by now
+    finally:
+        plain.close()
+        queued.close()
+    assert mine(queued) == {new_top.shipment_id, known[90].shipment_id}
+    assert queued.bad_signatures == [] and plain.bad_signatures == []
 
 
 def _metric(text: str, name: str, **labels: str) -> float:

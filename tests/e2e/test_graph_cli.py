@@ -93,3 +93,32 @@ def test_rings_writes_a_ranked_report_with_evidence(world, tmp_path):
             world.c.event_id,
         }
     assert f"#1 score {top['score']}" in result.stdout
+
+
+def test_a_localitys_risk_queue_at_the_terminal(world):
+    """`goodsflow alerts queue`: the day's queue from the graph, in Vietnamese by default,
+    in English, as JSON; a bad locality or day is a clear error."""
+    alert = world.alerts[-1]
+    locality, day = alert.localities[0], world.t0.date().isoformat()
+    result = goodsflow("alerts", "queue", "--locality", locality, "--day", day)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Hàng đợi rủi ro") and "1 lô có cảnh báo" in lines[0]
+    assert lines[1].split()[:2] == ["1.", world.a.shipment_id] and alert.rule.value in lines[1]
+    assert alert.alert_id in result.stdout and "Lô hàng" in result.stdout
+    english = goodsflow("alerts", "queue", "--locality", locality, "--day", day, "--lang", "en")
+    assert english.stdout.startswith("Risk queue of") and "Shipment" in english.stdout
+    entries = json.loads(
+        goodsflow("alerts", "queue", "--locality", locality, "--day", day, "--json").stdout
+    )
+    (entry,) = [e for e in entries if not e["sampled"]]  # (the floor may sample B or C)
+    assert (entry["rank"], entry["shipment_id"], entry["sampled"]) == (
+        1,
+        world.a.shipment_id,
+        False,
+    )
+    assert entry["alerts"][0]["alert_id"] == alert.alert_id and 0 < entry["risk"] <= 1
+    unknown = goodsflow("alerts", "queue", "--locality", "XX", "--day", day)
+    assert unknown.returncode == 2 and "unknown locality 'XX'" in unknown.stderr
+    bad_day = goodsflow("alerts", "queue", "--locality", locality, "--day", "hôm nay")
+    assert bad_day.returncode == 2 and "--day" in bad_day.stderr

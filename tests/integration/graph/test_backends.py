@@ -13,9 +13,12 @@ from graph.embedded import EmbeddedGraph
 from graph.embedded_queries import EmbeddedQueries
 from graph.exceptions import NotFound
 from graph.queries import Neo4jQueries
+from graph.risk_queue import day_queue, day_window
 from graph.writer import Neo4jGraphWriter
 from producers.simulation import SimulationConfig, Simulator
-from schemas import CaseOutcome, load_registry, parse_event
+from schemas import VIETNAM_TZ, CaseOutcome, load_registry, parse_event
+from streams import load_detection_config
+from streams.queue import daily_queues
 from tests.factories import case_step
 from tests.graph_world import private_start
 
@@ -180,6 +183,28 @@ def test_ring_analytics_get_the_same_rows_from_both(traffic):
     assert neo == emb and len(neo) == 150
     report = find_rings(neo)
     assert report.rings and report.rings[0].seized_shipments > 0
+
+
+def test_the_risk_queues_agree_and_rank_the_alerts(traffic):
+    """Every locality's queue on every day of the traffic, read from Neo4j and from the
+    embedded store, is the ranking of the alerts themselves (a capacity small enough to cut,
+    a floor large enough to sample). Before the case steps below close and transfer some."""
+    _, _, alerts, neo_q, emb_q = traffic
+    cfg = load_detection_config().queue.model_copy(
+        update={"capacity_per_day": 3, "random_share": 0.1}
+    )
+    days = sorted({a.raised_at.astimezone(VIETNAM_TZ).date() for a in alerts})
+    cut = sampled = 0
+    for locality in sorted(REG.localities):
+        for day in days:
+            neo, emb = (day_queue(q, locality, day, cfg) for q in (neo_q, emb_q))
+            assert neo == emb, (locality, day)
+            passed = neo_q.passed(*day_window(day), locality=locality, limit=1000)
+            traffic_of_day = {day: {p.shipment_id for p in passed}}
+            assert neo.queued == daily_queues(alerts, locality, cfg, traffic_of_day).get(day, [])
+            cut += sum(not q.sampled for q in neo.queued) == cfg.capacity_per_day
+            sampled += sum(q.sampled for q in neo.queued)
+    assert cut and sampled
 
 
 def test_case_steps_give_the_same_cases_lists_and_outcomes_on_both(traffic, neo4j_driver, settings):

@@ -14,7 +14,7 @@ from graph.embedded import EmbeddedGraph
 from graph.embedded_queries import EmbeddedQueries
 from graph.exceptions import GraphUnavailable
 from producers.simulation import SimulationConfig, Simulator
-from schemas import load_registry, parse_event
+from schemas import VIETNAM_TZ, load_registry, parse_event
 
 REG = load_registry()
 TOKEN = "t0ken-for-the-tests-0123456789"
@@ -110,6 +110,30 @@ def test_places_flows_hotspots_and_links(client, world):
     assert paths and paths[0]["nodes"][0]["id"] == seizure.driver_id
 
 
+def test_a_localitys_risk_queue_for_a_day(client, world):
+    """The riskiest first, each with its open alerts; a day without alerts or traffic is an
+    empty queue, not an error."""
+    from graph.risk_queue import day_queue
+    from streams import load_detection_config
+
+    cfg = load_detection_config().queue
+    alert = max(world[2], key=lambda a: a.severity)
+    day = alert.raised_at.astimezone(VIETNAM_TZ).date()
+    code = alert.localities[0]
+    response = client.get(f"/localities/{code}/queue", params={"day": str(day)}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expected = day_queue(world[3], code, day, cfg).entries()
+    assert body == [e.model_dump(mode="json") for e in expected]
+    assert alert.shipment_id in {e["shipment_id"] for e in body}
+    first = body[0]
+    assert first["rank"] == 1 and not first["sampled"] and first["alerts"]
+    assert first["risk"] == max(e["risk"] for e in body)
+    assert set(first["alerts"][0]) >= {"alert_id", "rule", "severity", "explanation_vi"}
+    empty = client.get(f"/localities/{code}/queue", params={"day": "2020-01-01"}, headers=AUTH)
+    assert empty.status_code == 200 and empty.json() == []
+
+
 @pytest.mark.parametrize(
     ("path", "params", "status", "says"),
     [
@@ -141,6 +165,8 @@ def test_places_flows_hotspots_and_links(client, world):
         ("/entities/driver/D-none/neighbourhood", {}, 404, "driver D-none"),
         ("/connections", {"from": "party", "to": "vehicle:x"}, 422, "from: 'party' is not kind:id"),
         ("/nowhere", {}, 404, "Not Found"),
+        ("/localities/XX/queue", {}, 404, "locality XX"),
+        ("/localities/LS/queue", {"day": "25/11/2026"}, 422, "day"),
     ],
 )
 def test_bad_requests_get_json_errors_with_the_right_status(client, path, params, status, says):

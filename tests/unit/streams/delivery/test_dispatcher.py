@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from schemas import VIETNAM_TZ, Alert, Evidence, Rule, alert_id_for
+from schemas import VIETNAM_TZ, Alert, CaseAction, CaseStep, Evidence, Rule, alert_id_for
 from streams.delivery import Subscription, verify
 from streams.delivery.dispatcher import Delivery, Outcome, RetryPolicy, WebhookDispatcher
 from streams.delivery.signing import HEADER
@@ -153,3 +153,66 @@ def test_backoff_grows_and_is_capped():
     for attempt in range(1, 10):
         bound = min(4.0, 0.5 * 2 ** (attempt - 1))
         assert all(0 <= policy.delay(attempt, rng) <= bound for _ in range(50))
+
+
+def test_a_queue_only_subscription_gets_only_what_the_queue_admits_and_waits_out_its_outage():
+    """The check fails twice (Neo4j away), then admits even shipments only; handovers and
+    the other subscriptions never wait for it."""
+
+    async def scenario():
+        plain, queued = FakeReceiver(), FakeReceiver()
+        checks: list[str] = []
+        dead: list = []
+
+        async def admit(d: Delivery) -> bool:
+            checks.append(d.alert.shipment_id)
+            if len(checks) <= 2:
+                raise ConnectionError("Neo4j is away")
+            return int(d.alert.shipment_id[-3:]) % 2 == 0
+
+        async def send(d: Delivery) -> None:
+            receiver = queued if d.subscription.queue_only else plain
+            await receiver.send(d)
+
+        async def dead_letter(d: Delivery, o: Outcome) -> None:
+            dead.append((d, o))
+
+        subs = [_sub("all"), _sub("queue").model_copy(update={"queue_only": True})]
+        dispatcher = WebhookDispatcher(subs, send, dead_letter, FAST, seed=1, admit=admit)
+        futures = [f for n in range(6) for f in await dispatcher.submit(_alert(n))]
+        step = CaseStep(
+            step_id="CASE-1", alert_id=_alert(1).alert_id, shipment_id="SHP-001",
+            rule=Rule.ROUTE_DEVIATION, action=CaseAction.TRANSFER, actor="An", via="cli:test",
+            at=WHEN, to_locality="LS", note="giao", alert=_alert(1, localities=("HN",)),
+        )  # fmt: skip
+        futures += await dispatcher.submit_handover(step)
+        outcomes = await asyncio.gather(*futures)
+        await dispatcher.close()
+        return plain, queued, checks, dead, outcomes
+
+    plain, queued, checks, dead, outcomes = _run(scenario())
+    assert plain.accepted == [f"SHP-{n:03d}" for n in (0, 1, 2, 3, 4, 5, 1)]
+    assert queued.accepted == ["SHP-000", "SHP-002", "SHP-004", "SHP-001"]  # the handover too
+    assert checks == ["SHP-000"] * 3 + [f"SHP-{n:03d}" for n in range(1, 6)]
+    skipped = [o for o in outcomes if o.not_queued]
+    assert len(skipped) == 3 and not any(o.delivered for o in skipped) and dead == []
+
+
+def test_a_queue_only_subscription_without_a_queue_check_dead_letters_rather_than_sends():
+    async def scenario():
+        receiver = FakeReceiver()
+        dead: list = []
+
+        async def dead_letter(d: Delivery, o: Outcome) -> None:
+            dead.append(o)
+
+        sub = _sub("queue").model_copy(update={"queue_only": True})
+        dispatcher = WebhookDispatcher([sub], receiver.send, dead_letter, FAST, seed=1)
+        (future,) = await dispatcher.submit(_alert(0))
+        outcome = await future
+        await dispatcher.close()
+        return receiver, dead, outcome
+
+    receiver, dead, outcome = _run(scenario())
+    assert receiver.accepted == [] and not outcome.delivered and dead == [outcome]
+    assert "no queue to check" in outcome.last_error

@@ -1,7 +1,9 @@
 """Subscriptions: stored durably, validated, and matched against alerts."""
 
 import re
+import sqlite3
 import stat
+from contextlib import closing
 from datetime import datetime
 
 import pytest
@@ -37,6 +39,28 @@ def test_subscriptions_survive_and_the_file_is_private(tmp_path):
     assert [s.locality for s in store.all()] == ["HN"]
     with pytest.raises(SubscriptionError, match=a.id):
         store.remove(a.id)
+
+
+def test_a_file_made_before_queue_only_existed_keeps_its_subscriptions_and_gains_it(tmp_path):
+    path = tmp_path / "subscriptions.db"
+    with closing(sqlite3.connect(path)) as db, db:  # the first round's table, one row in it
+        db.execute(
+            "CREATE TABLE subscriptions (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+            "locality TEXT NOT NULL, rules TEXT NOT NULL, min_severity INTEGER NOT NULL, "
+            "webhook_url TEXT NOT NULL, secret TEXT NOT NULL, created_at TEXT NOT NULL)"
+        )
+        db.execute(
+            "INSERT INTO subscriptions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ("SUB-old", "Đội cũ", "LS", "[]", 10, "http://old/", "s" * 64, WHEN.isoformat()),
+        )
+    store = SubscriptionStore(path, REG)
+    (old,) = store.all()
+    assert (old.id, old.min_severity, old.queue_only) == ("SUB-old", 10, False)
+    new = store.add("Đội Lạng Sơn", "LS", "http://ls/", queue_only=True)
+    assert {s.id: s.queue_only for s in SubscriptionStore(path, REG).all()} == {
+        "SUB-old": False,
+        new.id: True,
+    }
 
 
 @pytest.mark.parametrize(
