@@ -113,6 +113,21 @@ _ALL_RULES = tuple((rule, evaluate, rule in CONTEXT_RULES) for rule, evaluate in
 _CONTEXT_RULES = tuple(entry for entry in _ALL_RULES if entry[2])
 
 
+# Alert ids by shipment and rule: a judgement of a shipment with an alert asks for every
+# rule's (a SHA-256 each), and a shipment is judged at every event and watermark step.
+_ALERT_IDS: dict[tuple[str, Rule], str] = {}
+
+
+def _alert_id(shipment_id: str, rule: Rule) -> str:
+    key = (shipment_id, rule)
+    found = _ALERT_IDS.get(key)
+    if found is None:
+        if len(_ALERT_IDS) >= 200_000:
+            _ALERT_IDS.clear()
+        found = _ALERT_IDS[key] = alert_id_for(shipment_id, rule)
+    return found
+
+
 def _judge(
     state: ShipmentState,
     config: DetectionConfig,
@@ -138,7 +153,7 @@ def _judge(
         finding = evaluate(view)
         if finding is None and not emitted:
             continue  # nearly every judgement of nearly every rule
-        alert_id = alert_id_for(state.shipment_id, rule)
+        alert_id = _alert_id(state.shipment_id, rule)
         last = emitted.get(alert_id)
         revision = 1 if last is None else last.revision + 1
         if finding is not None:

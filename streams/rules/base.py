@@ -84,6 +84,10 @@ class Route:
         self._closed: dict[tuple[int, str, str], tuple[float, int]] = {}
         self._open: dict[tuple[int, str], tuple[str, float] | None] = {}
 
+    def __contains__(self, checkpoint_id: object) -> bool:
+        """Whether the route stops at ``checkpoint_id``."""
+        return checkpoint_id in self._positions
+
     def closed(self, pos: int, checkpoint: str, nxt: str) -> tuple[float, int]:
         """The km of a leg from ``checkpoint`` to the next scan's ``nxt``, the scans before
         having reached position ``pos`` (-1: none on the route); and the position reached

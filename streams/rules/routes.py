@@ -4,6 +4,7 @@ passing a border, or around in a loop."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from functools import lru_cache
 from itertools import groupby
 
@@ -19,7 +20,6 @@ from streams.rules.base import (
     place,
 )
 from streams.rules.movement import implausible_scan_ids, plausible_scans
-from streams.state import Declaration
 
 
 def route_deviation(view: View) -> Finding | None:
@@ -29,10 +29,10 @@ def route_deviation(view: View) -> Finding | None:
     if decl is None:
         return None
     evidence: list[Evidence] = []
-    declared = decl.route
+    declared, on_route = decl.route, view.places.route(decl.route)
     implausible: set[str] | None = None
     for scan in view.active:
-        if scan.checkpoint_id in declared:  # nearly every scan
+        if scan.checkpoint_id in on_route:  # nearly every scan
             continue
         if implausible is None:
             implausible = implausible_scan_ids(view)
@@ -139,7 +139,11 @@ def circular_routing(view: View) -> Finding | None:
     scans = plausible_scans(view)
     if not scans:
         return None
-    evidence = _border_loops(view.places, scans) + _province_loops(view.places, view.decl, scans)
+    route = view.decl.route if view.decl is not None else ()
+    path = tuple([(s.checkpoint_id, s.direction) for s in scans])
+    evidence = [
+        _LOOP_EVIDENCE[kind](scans[i], where) for i, kind, where in _loops(view.places, route, path)
+    ]
     if not evidence:
         return None
     where_vi, where_en = place(registry, evidence[0].checkpoint_id)
@@ -162,41 +166,54 @@ def circular_routing(view: View) -> Finding | None:
     )
 
 
-def _border_loops(places: Places, scans: tuple[Scan, ...]) -> list[Evidence]:
+# A shipment's path: each plausible scan's checkpoint and direction, in order.
+Path = tuple[tuple[str, str | None], ...]
+# Evidence of a loop: which scan, what kind, and the place it refers to.
+Mark = tuple[int, str, str]
+
+_LOOP_EVIDENCE: dict[str, Callable[[Scan, str], Evidence]] = {
+    "reentry": lambda scan, exited: evidence_of(
+        scan,
+        f"re-entered the country after leaving it at {exited}",
+        vi=f"nhập lại vào Việt Nam sau khi đã xuất qua {exited}",
+    ),
+    "entry_again": lambda scan, entered: evidence_of(
+        scan,
+        f"entered the country again with no exit since entering at {entered}",
+        vi=f"nhập cảnh lần nữa mà không xuất kể từ lần nhập tại {entered}",
+    ),
+    "province": lambda scan, code: evidence_of(
+        scan, f"back in {code} after leaving it", vi=f"quay lại {code} sau khi đã rời"
+    ),
+}
+
+
+@lru_cache(maxsize=65_536)
+def _loops(places: Places, route: tuple[str, ...], path: Path) -> tuple[Mark, ...]:
+    """Where a shipment's path loops, border loops first (the same paths recur on every
+    judgement of a shipment and across the shipments of a route)."""
+    return _border_loops(places, path) + _province_loops(places, route, path)
+
+
+def _border_loops(places: Places, path: Path) -> tuple[Mark, ...]:
     """Entries into the country after an exit, or after an entry with no exit since. Two
     inbound readings in a row at the same gate are one crossing."""
     entry_point = places.entry_point
-    found: list[Evidence] = []
-    entered: Scan | None = None  # the latest entry, when no exit came after it
-    exited: Scan | None = None  # the latest exit, when no entry came after it
-    previous: Scan | None = None
-    for scan in scans:
-        if entry_point[scan.checkpoint_id]:
-            if scan.direction == "outbound":
-                entered, exited = None, scan
-            elif scan.direction == "inbound":
-                if exited is not None:
-                    detail = f"re-entered the country after leaving it at {exited.checkpoint_id}"
-                    vi = f"nhập lại vào Việt Nam sau khi đã xuất qua {exited.checkpoint_id}"
-                    found.append(evidence_of(scan, detail, vi=vi))
-                elif entered is not None and not (
-                    previous is entered and entered.checkpoint_id == scan.checkpoint_id
-                ):
-                    detail = (
-                        "entered the country again with no exit since entering at "
-                        f"{entered.checkpoint_id}"
-                    )
-                    vi = (
-                        f"nhập cảnh lần nữa mà không xuất kể từ lần nhập tại "
-                        f"{entered.checkpoint_id}"
-                    )
-                    found.append(evidence_of(scan, detail, vi=vi))
-                entered, exited = scan, None
-        previous = scan
-    return found
-
-
-_NONE: Counter[str] = Counter()
+    found: list[Mark] = []
+    entered = -1  # the latest entry, when no exit came after it
+    exited = -1  # the latest exit, when no entry came after it
+    for i, (checkpoint_id, direction) in enumerate(path):
+        if not entry_point[checkpoint_id]:
+            continue
+        if direction == "outbound":
+            entered, exited = -1, i
+        elif direction == "inbound":
+            if exited >= 0:
+                found.append((i, "reentry", path[exited][0]))
+            elif entered >= 0 and not (entered == i - 1 and path[entered][0] == checkpoint_id):
+                found.append((i, "entry_again", path[entered][0]))
+            entered, exited = i, -1
+    return tuple(found)
 
 
 @lru_cache(maxsize=4096)
@@ -212,33 +229,26 @@ def _declared_returns(places: Places, route: tuple[str, ...]) -> Counter[str]:
     return allowed
 
 
-def _province_loops(
-    places: Places, decl: Declaration | None, scans: tuple[Scan, ...]
-) -> list[Evidence]:
+def _province_loops(places: Places, route: tuple[str, ...], path: Path) -> tuple[Mark, ...]:
     """The first two scans of each return into a province beyond the returns the declared
     route makes to it, after two scans or more elsewhere. A province counts as left once
     the shipment was really there: two scans in a row, or where its scans begin. (One scan
     elsewhere is a detour, route_deviation's, or a cloned document, impossible_travel's:
     not a place to come back to.)"""
     locality = places.locality
-    allowed = _declared_returns(places, decl.route) if decl is not None else _NONE
-    found: list[Evidence] = []
+    allowed = _declared_returns(places, route)
+    found: list[Mark] = []
     returns: Counter[str] = Counter()
     left_at: dict[str, int] = {}  # province -> index of the first scan after its latest stay
     position = 0
-    for code, grouped in groupby(scans, key=lambda s: locality[s.checkpoint_id]):
-        run = list(grouped)
+    for code, grouped in groupby(locality[checkpoint_id] for checkpoint_id, _ in path):
+        length = len(list(grouped))
         if code in left_at:
             returns[code] += 1
             away = position - left_at[code]
-            if returns[code] > allowed[code] and away >= 2 and len(run) >= 2:
-                found += [
-                    evidence_of(
-                        s, f"back in {code} after leaving it", vi=f"quay lại {code} sau khi đã rời"
-                    )
-                    for s in run[:2]
-                ]
-        position += len(run)
-        if len(run) >= 2 or position == len(run):
+            if returns[code] > allowed[code] and away >= 2 and length >= 2:
+                found += [(position, "province", code), (position + 1, "province", code)]
+        position += length
+        if length >= 2 or position == length:
             left_at[code] = position
-    return found
+    return tuple(found)

@@ -9,7 +9,7 @@ speed, plus slack, plus border clearance after a gate, port or airport.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any, NamedTuple
 
@@ -81,13 +81,13 @@ def _legs_so_far(view: View, decl: Declaration) -> LegsSoFar:
         if scans is covered:
             return known
         if len(scans) == len(covered) + 1 and covered and scans[:-1] == covered:
-            leg, pos = _closed(view, on_route, covered[-1], scans[-1], known.pos)  # one more
-            late = (*known.late, leg) if _late(leg) else known.late
+            leg, pos = _late_leg(view, on_route, covered[-1], scans[-1], known.pos)  # one more
+            late = known.late if leg is None else (*known.late, leg)
             return LegsSoFar(decl, on_route, scans, pos, late)
     on_route, pos, found = view.places.route(decl.route), -1, []
     for before, after in pairwise(scans):
-        leg, pos = _closed(view, on_route, before, after, pos)
-        if _late(leg):
+        leg, pos = _late_leg(view, on_route, before, after, pos)
+        if leg is not None:
             found.append(leg)
     return LegsSoFar(decl, on_route, scans, pos, tuple(found))
 
@@ -122,11 +122,28 @@ def _closed(view: View, on_route: Route, scan: Scan, nxt: Scan, pos: int) -> tup
     return leg, pos
 
 
+def _late_leg(
+    view: View, on_route: Route, scan: Scan, nxt: Scan, pos: int
+) -> tuple[Leg | None, int]:
+    """The leg from ``scan`` to the next scan when it took longer than its budget (else
+    None), and how far along the route they reached. Nearly every leg is shorter than the
+    drive at the slow pace plus the slack, below any budget: those need no budget."""
+    km, pos = on_route.closed(pos, scan.checkpoint_id, nxt.checkpoint_id)
+    cfg = view.config.unexplained_stop
+    gap_h = (nxt.occurred_at - scan.occurred_at).total_seconds() / 3600
+    if gap_h <= km / cfg.min_speed_kmh + cfg.slack_hours:
+        return None, pos
+    leg = Leg(scan, nxt.checkpoint_id, _budget(view, km, scan, nxt.occurred_at), nxt.occurred_at)
+    return (leg if _late(leg) else None), pos
+
+
 def _late(leg: Leg) -> bool:
     assert leg.end is not None
     return leg.end - leg.start.occurred_at > leg.budget
 
 
+_VIETNAM_OFFSET_S = int(VIETNAM_TZ.utcoffset(None).total_seconds())
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _BUDGETS: dict[float, timedelta] = {}  # the same few thousand budgets over and over
 
 
@@ -176,18 +193,19 @@ def leg_budget_hours(
     fixed = driving + cfg.slack_hours
     fixed += int(driving // cfg.max_continuous_driving_hours) * cfg.break_hours
     checkpoint_id = scan.checkpoint_id
+    local_s = math.floor(scan.occurred_at.timestamp()) + _VIETNAM_OFFSET_S  # whole seconds
     if places.rest_area[checkpoint_id]:
         fixed += cfg.rest_area_hours
     if places.entry_point[checkpoint_id]:
         fixed += cfg.gate_queue_hours.get(checkpoint_id, cfg.clearance_hours)
-        day = scan.occurred_at.astimezone(VIETNAM_TZ).date()
-        fixed += max(
-            (p.extra_queue_hours for p in cfg.peak_seasons if p.start <= day <= p.end),
-            default=0.0,
-        )
+        if cfg.peak_seasons:
+            day = date.fromordinal(_EPOCH_ORDINAL + local_s // 86_400)
+            fixed += max(
+                (p.extra_queue_hours for p in cfg.peak_seasons if p.start <= day <= p.end),
+                default=0.0,
+            )
     days = (math.ceil(driving / cfg.daily_driving_hours) - 1) * cfg.overnight_rest_hours
-    local = scan.occurred_at.astimezone(VIETNAM_TZ)
-    at = local.hour + local.minute / 60 + local.second / 3600  # hours since local midnight
+    at = (local_s % 86_400) / 3600  # hours since local midnight
     if end is not None:
         gap = (end - scan.occurred_at).total_seconds() / 3600
         return fixed + max(days, _night_rest(at, gap, cfg))

@@ -34,7 +34,7 @@ def vehicle_swap(view: View) -> Finding | None:
     other: list[Scan] = []  # another vehicle
     close: dict[str, list[Scan]] = {}  # a plate a misreading away, by that plate
     for scan in view.active:
-        if scan.plate is None:
+        if scan.plate is None or scan.plate == declared:  # nearly every scan
             continue
         read = plate_key(scan.plate)
         if read == key:
