@@ -108,23 +108,27 @@ def waits_for_context(state: ShipmentState) -> datetime | None:
     return decl.occurred_at
 
 
-# Each rule, in the order its alerts go out, with whether it reads the context.
-_ALL_RULES = tuple((rule, evaluate, rule in CONTEXT_RULES) for rule, evaluate in RULES.items())
+# Each rule, in the order its alerts go out, with whether it reads the context and its
+# place in that order.
+_ALL_RULES = tuple(
+    (rule, evaluate, rule in CONTEXT_RULES, i) for i, (rule, evaluate) in enumerate(RULES.items())
+)
 _CONTEXT_RULES = tuple(entry for entry in _ALL_RULES if entry[2])
+RuleEntry = tuple[Rule, RuleFn, bool, int]
+
+# Each shipment's alert ids, a rule's at its place: a judgement of a shipment with an alert
+# asks for every rule's (a SHA-256 each), at every event and watermark step.
+_ALERT_IDS: dict[str, tuple[str, ...]] = {}
 
 
-# Alert ids by shipment and rule: a judgement of a shipment with an alert asks for every
-# rule's (a SHA-256 each), and a shipment is judged at every event and watermark step.
-_ALERT_IDS: dict[tuple[str, Rule], str] = {}
-
-
-def _alert_id(shipment_id: str, rule: Rule) -> str:
-    key = (shipment_id, rule)
-    found = _ALERT_IDS.get(key)
+def _alert_ids(shipment_id: str) -> tuple[str, ...]:
+    found = _ALERT_IDS.get(shipment_id)
     if found is None:
-        if len(_ALERT_IDS) >= 200_000:
+        if len(_ALERT_IDS) >= 100_000:
             _ALERT_IDS.clear()
-        found = _ALERT_IDS[key] = alert_id_for(shipment_id, rule)
+        found = _ALERT_IDS[shipment_id] = tuple(
+            alert_id_for(shipment_id, rule) for rule, *_ in _ALL_RULES
+        )
     return found
 
 
@@ -133,7 +137,7 @@ def _judge(
     config: DetectionConfig,
     registry: Registry,
     context: DetectionContext | None,
-    rules: tuple[tuple[Rule, RuleFn, bool], ...],
+    rules: tuple[RuleEntry, ...],
 ) -> Outcome:
     """Judge ``state``, a copy only this call holds: its ``emitted`` and
     ``context_judged_for`` are updated in place."""
@@ -147,13 +151,16 @@ def _judge(
     decl = view.decl
     settled = decl is None or (context is not None and context.settled(decl.occurred_at))
     context_due = settled and (decl is None or state.context_judged_for != decl.event_id)
-    for rule, evaluate, reads_context in rules:
+    ids: tuple[str, ...] | None = None
+    for rule, evaluate, reads_context, place in rules:
         if reads_context and not context_due:
             continue  # not yet (an earlier fact may still be on its way), or done already
         finding = evaluate(view)
         if finding is None and not emitted:
             continue  # nearly every judgement of nearly every rule
-        alert_id = _alert_id(state.shipment_id, rule)
+        if ids is None:
+            ids = _alert_ids(state.shipment_id)
+        alert_id = ids[place]
         last = emitted.get(alert_id)
         revision = 1 if last is None else last.revision + 1
         if finding is not None:
