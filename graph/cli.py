@@ -343,7 +343,10 @@ def api(host: str | None, port: int | None) -> None:
     cases = CaseDesk(
         queries, kafka_publisher(settings.bootstrap_servers, settings.topics.alert_cases), registry
     )
-    app = create_app(queries, tokens, checks, registry, cases)
+    from streams.config import load_detection_config
+
+    queue = load_detection_config(settings.detection.config).queue
+    app = create_app(queries, tokens, checks, registry, cases, queue)
     try:
         uvicorn.run(
             app,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
+from graph.exceptions import QueryError
 from graph.results import MAX_ROWS, AlertRecord, QueueEntry
 from schemas import VIETNAM_TZ
 from streams.config import QueueConfig
@@ -53,7 +54,10 @@ class DayQueue:
 
 
 def day_window(day: date) -> tuple[datetime, datetime]:
-    """``day``'s start and end, Vietnam time."""
+    """``day``'s start and end, Vietnam time (QueryError for a day the look-back or the
+    end would take out of the calendar)."""
+    if not 1 < day.year < 9999:
+        raise QueryError(f"day {day.isoformat()} is out of range (years 2 to 9998)")
     start = datetime.combine(day, time(), VIETNAM_TZ)
     return start, start + timedelta(days=1)
 
@@ -77,34 +81,35 @@ def _as_involving(record: AlertRecord, locality: str) -> AlertRecord:
 
 def _open_records(
     queries: Neo4jQueries | EmbeddedQueries, locality: str, since: datetime, until: datetime
-) -> list[AlertRecord]:
+) -> tuple[list[AlertRecord], set[str]]:
     """The open alerts of ``locality``'s queue raised in ``[since, until)`` (the module's
-    docstring says which)."""
-    return [
-        _as_involving(r, locality)
-        for r in _pages(
-            lambda limit, offset: queries.alerts(
-                locality=locality,
-                status="open",
-                since=since,
-                until=until,
-                limit=limit,
-                offset=offset,
-            )
+    docstring says which), and the ids of those left out for their case (closed, or handed
+    to another locality)."""
+    kept, left_out = [], set()
+    for record in _pages(
+        lambda limit, offset: queries.alerts(
+            locality=locality, status="open", since=since, until=until, limit=limit, offset=offset
         )
-        if r.case_status != "closed" and r.assigned_to in (None, locality)
-    ]
+    ):
+        if record.case_status != "closed" and record.assigned_to in (None, locality):
+            kept.append(_as_involving(record, locality))
+        else:
+            left_out.add(record.alert_id)
+    return kept, left_out
 
 
 def shipment_queued(
     queries: Neo4jQueries | EmbeddedQueries, locality: str, alert: Ranked, cfg: QueueConfig
 ) -> bool:
     """Whether ``alert``'s shipment is in ``locality``'s queue of the day ``alert`` was
-    raised, ``alert`` counted (the graph may not hold it yet)."""
+    raised, ``alert`` counted (the graph may not hold it yet; when the graph holds it with
+    its case closed or handed to another locality, it is not)."""
     day = day_of(alert)
     start, end = day_window(day)
-    records: list[Ranked] = [*_open_records(queries, locality, start - LOOKBACK, end), alert]
-    queued = daily_queues(records, locality, cfg).get(day, [])
+    records, left_out = _open_records(queries, locality, start - LOOKBACK, end)
+    if alert.alert_id in left_out:
+        return False
+    queued = daily_queues([*records, alert], locality, cfg).get(day, [])
     return any(q.shipment_id == alert.shipment_id for q in queued)
 
 
@@ -117,7 +122,7 @@ def day_queue(
     """``locality``'s queue on ``day``, with the day's random floor (the shipments through
     the locality's checkpoints that day with no alert)."""
     start, end = day_window(day)
-    records = _open_records(queries, locality, start - LOOKBACK, end)
+    records, _ = _open_records(queries, locality, start - LOOKBACK, end)
     passed = _pages(
         lambda limit, offset: queries.passed(
             start, end, locality=locality, limit=limit, offset=offset

@@ -126,9 +126,7 @@ def _alert_ids(shipment_id: str) -> tuple[str, ...]:
     if found is None:
         if len(_ALERT_IDS) >= 100_000:
             _ALERT_IDS.clear()
-        found = _ALERT_IDS[shipment_id] = tuple(
-            alert_id_for(shipment_id, rule) for rule, *_ in _ALL_RULES
-        )
+        found = _ALERT_IDS[shipment_id] = tuple(alert_id_for(shipment_id, r) for r in RULES)
     return found
 
 

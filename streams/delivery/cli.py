@@ -376,7 +376,8 @@ def outcomes(
 @click.option(
     "--config",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="detection thresholds (TOML) with the [queue] section; default the shipped",
+    help="detection thresholds (TOML) with the [queue] section; default "
+    "GOODSFLOW_DETECTION__CONFIG, or the shipped",
 )
 @JSON_OUT
 def queue(
@@ -395,7 +396,7 @@ def queue(
             f"unknown locality {locality!r}; one of {known}", param_hint="--locality"
         )
     when = day.date() if day else datetime.now(VIETNAM_TZ).date()
-    cfg = load_detection_config(config).queue
+    cfg = load_detection_config(config or load_settings().detection.config).queue
     with open_queries() as queries:
         entries = day_queue(queries, locality, when, cfg).entries()
     if as_json:

@@ -18,10 +18,11 @@ after it is committed meanwhile. After a crash or a stop the uncommitted records
 delivered again, which the delivery id makes harmless. Subscriptions are re-read when their
 file changes.
 
-A queue-only subscription gets an alert only when its shipment is in the locality's risk
-queue (graph/risk_queue.py: the graph's open alerts of the locality, and this alert, ranked;
-the day's capacity line): the process then reads Neo4j, and while Neo4j is away that
-subscription's lane retries and waits (the others go on).
+A queue-only subscription gets an open alert only when its shipment is in the locality's
+risk queue (:class:`QueueCheck`: the graph's open alerts of the locality and this one,
+ranked; the day's capacity line) or an earlier revision of it went; the process then reads
+Neo4j, and while Neo4j is away that subscription's lane retries and waits (the others go
+on).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import hashlib
 import json
 import logging
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -49,7 +51,6 @@ from goodsflow.settings import Settings
 from schemas import Alert, AlertStatus, CaseAction, CaseStep, load_registry
 from streams.deadletters import DEFAULT_MAX_BYTES, dead_letter_record
 from streams.delivery.dispatcher import (
-    Admit,
     Delivery,
     Outcome,
     RetryPolicy,
@@ -370,8 +371,9 @@ async def run_delivery(settings: Settings, ready: asyncio.Event | None = None) -
 
         dead_letters = DeadLetters(producer, topics.alerts_delivery_dlq, metrics)
         counted = counting_retries(send, policy.max_tries, metrics)
+        queue_check = QueueCheck(settings, store)
         dispatcher = WebhookDispatcher(
-            store.all(), counted, dead_letters.delivery, policy, admit=queue_check(settings)
+            store.all(), counted, dead_letters.delivery, policy, admit=queue_check
         )
         loop = DeliveryLoop(consumer, dispatcher, dead_letters, topics.alert_cases, metrics)
         mtime = _mtime(store)
@@ -398,31 +400,59 @@ async def run_delivery(settings: Settings, ready: asyncio.Event | None = None) -
             if lag is not None:
                 lag.cancel()
             await dispatcher.close()
+            queue_check.close()
             await consumer.stop()  # no commit here: auto-commit is off
             await producer.stop()
 
 
-def queue_check(settings: Settings) -> Admit:
-    """The risk-queue check of queue-only subscriptions, against the graph (the driver
-    connects on first use, so a process without such subscriptions never needs Neo4j)."""
-    from goodsflow.bootstrap import neo4j_driver
-    from graph.queries import Neo4jQueries
-    from graph.risk_queue import shipment_queued
-    from streams.config import load_detection_config
+class QueueCheck:
+    """The risk-queue check of queue-only subscriptions (the dispatcher's ``admit``): an
+    open alert goes when its shipment is in the locality's queue, read from the graph with
+    the alert counted (graph/risk_queue.py), or when an earlier revision of it went (the
+    subscription file remembers); a withdrawal always goes, as to every subscription of its
+    locality and rule. Neo4j is connected on the first check, so a process without
+    queue-only subscriptions never needs it."""
 
-    cfg = load_detection_config(settings.detection.config).queue
-    driver = neo4j_driver(settings)
-    queries = Neo4jQueries(driver, settings.neo4j.database, settings.neo4j.query_timeout_s)
+    def __init__(self, settings: Settings, store: SubscriptionStore) -> None:
+        from streams.config import load_detection_config
 
-    def check(delivery: Delivery) -> bool:
-        # a withdrawal goes where the alert, still open, went
-        alert = delivery.alert.model_copy(update={"status": AlertStatus.OPEN})
-        return shipment_queued(queries, delivery.subscription.locality, alert, cfg)
+        self.settings, self.store = settings, store
+        self.cfg = load_detection_config(settings.detection.config).queue
+        self._lock = threading.Lock()
+        self._driver: Any = None
+        self._queries: Any = None
 
-    async def admit(delivery: Delivery) -> bool:
-        return await asyncio.to_thread(check, delivery)
+    def _graph(self) -> Any:
+        from goodsflow.bootstrap import neo4j_driver
+        from graph.queries import Neo4jQueries
 
-    return admit
+        with self._lock:
+            if self._queries is None:
+                neo = self.settings.neo4j
+                self._driver = neo4j_driver(self.settings)
+                self._queries = Neo4jQueries(self._driver, neo.database, neo.query_timeout_s)
+            return self._queries
+
+    def admitted(self, delivery: Delivery) -> bool:
+        """Whether the delivery goes (blocking: Neo4j and the subscription file)."""
+        from graph.risk_queue import shipment_queued
+
+        alert, subscription = delivery.alert, delivery.subscription
+        if alert.status != AlertStatus.OPEN:
+            return True
+        if self.store.was_sent(subscription.id, alert.alert_id):
+            return True
+        if not shipment_queued(self._graph(), subscription.locality, alert, self.cfg):
+            return False
+        self.store.mark_sent(subscription.id, alert.alert_id)
+        return True
+
+    async def __call__(self, delivery: Delivery) -> bool:
+        return await asyncio.to_thread(self.admitted, delivery)
+
+    def close(self) -> None:
+        if self._driver is not None:
+            self._driver.close()
 
 
 @contextlib.asynccontextmanager

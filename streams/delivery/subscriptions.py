@@ -39,6 +39,14 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 """
 # Files made before a column existed get it, with its default.
 COLUMNS_ADDED = {"queue_only": "INTEGER NOT NULL DEFAULT 0"}
+# The alerts a queue-only subscription was let through: their later revisions go too.
+SENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue_sent (
+    subscription_id TEXT NOT NULL,
+    alert_id TEXT NOT NULL,
+    PRIMARY KEY (subscription_id, alert_id)
+)
+"""
 
 
 class SubscriptionError(GoodsflowError):
@@ -94,10 +102,15 @@ class SubscriptionStore:
             if new:
                 os.chmod(self.path, 0o600)  # it holds webhook secrets
             db.execute(SCHEMA)
+            db.execute(SENT_SCHEMA)
             have = {row[1] for row in db.execute("PRAGMA table_info(subscriptions)")}
             for column, spec in COLUMNS_ADDED.items():
                 if column not in have:
-                    db.execute(f"ALTER TABLE subscriptions ADD COLUMN {column} {spec}")
+                    try:
+                        db.execute(f"ALTER TABLE subscriptions ADD COLUMN {column} {spec}")
+                    except sqlite3.OperationalError as exc:  # another process added it
+                        if "duplicate column" not in str(exc):
+                            raise
             with db:
                 yield db
 
@@ -138,7 +151,8 @@ class SubscriptionStore:
         )
         with self._db() as db:
             db.execute(
-                "INSERT INTO subscriptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO subscriptions (id, name, locality, rules, min_severity, webhook_url, "
+                "secret, created_at, queue_only) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     subscription.id,
                     name,
@@ -153,9 +167,26 @@ class SubscriptionStore:
             )
         return subscription
 
+    def was_sent(self, subscription_id: str, alert_id: str) -> bool:
+        """Whether ``alert_id`` was let through to the queue-only subscription before."""
+        with self._db() as db:
+            row = db.execute(
+                "SELECT 1 FROM queue_sent WHERE subscription_id = ? AND alert_id = ?",
+                (subscription_id, alert_id),
+            ).fetchone()
+        return row is not None
+
+    def mark_sent(self, subscription_id: str, alert_id: str) -> None:
+        """Remember that ``alert_id`` was let through to the queue-only subscription."""
+        with self._db() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO queue_sent VALUES (?, ?)", (subscription_id, alert_id)
+            )
+
     def remove(self, subscription_id: str) -> None:
         with self._db() as db:
             gone = db.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
+            db.execute("DELETE FROM queue_sent WHERE subscription_id = ?", (subscription_id,))
         if gone.rowcount == 0:
             raise SubscriptionError(f"no subscription {subscription_id}")
 

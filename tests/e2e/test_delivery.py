@@ -114,7 +114,6 @@ def _delivering(
     """`goodsflow alerts deliver` running (3 tries, 1 s each, metrics on a free port),
     stopped cleanly after."""
     env = {
-        **more_env,
         **os.environ,
         "GOODSFLOW_DELIVERY__METRICS_PORT": str(metrics_port or free_port()),
         "GOODSFLOW_DELIVERY__SUBSCRIPTIONS": str(subs.path),
@@ -124,6 +123,7 @@ def _delivering(
         "GOODSFLOW_DELIVERY__BACKOFF_CAP_S": "0.5",
         # a group of its own: starts at the end, not at what earlier runs left behind
         "GOODSFLOW_DELIVERY__GROUP": unique("goodsflow-delivery-test"),
+        **more_env,
     }
     log_path = tmp_path / "deliver.log"
     log = log_path.open("w+")

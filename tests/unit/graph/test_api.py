@@ -167,6 +167,7 @@ def test_a_localitys_risk_queue_for_a_day(client, world):
         ("/nowhere", {}, 404, "Not Found"),
         ("/localities/XX/queue", {}, 404, "locality XX"),
         ("/localities/LS/queue", {"day": "25/11/2026"}, 422, "day"),
+        ("/localities/LS/queue", {"day": "0001-01-01"}, 422, "out of range"),
     ],
 )
 def test_bad_requests_get_json_errors_with_the_right_status(client, path, params, status, says):

@@ -104,7 +104,7 @@ def test_a_closed_case_leaves_the_queue_and_a_handed_over_alert_moves_to_the_rec
     assert alert.shipment_id not in queued(receiver)
 
 
-def test_the_delivery_check_counts_the_alert_in_hand_and_a_withdrawal_as_still_open(world):
+def test_the_graph_check_counts_the_alert_in_hand(world):
     events, alerts, graph = world
     queries = EmbeddedQueries(graph)
     latest = list({a.alert_id: a for a in alerts}.values())
@@ -131,3 +131,48 @@ def test_the_delivery_check_counts_the_alert_in_hand_and_a_withdrawal_as_still_o
         }
     )
     assert shipment_queued(queries, fresh.localities[0], fresh, CFG)
+
+
+def test_a_queue_only_subscription_gets_queued_alerts_their_later_revisions_and_withdrawals(
+    world, tmp_path
+):
+    """QueueCheck, the delivery process's check, over the embedded store: an alert of a
+    shipment in the queue goes (and is remembered), one out of it does not, a later
+    revision of one that went goes whatever its rank, a withdrawal always goes, and an
+    alert whose case the graph holds closed does not."""
+    from goodsflow.settings import Settings
+    from streams.delivery import SubscriptionStore
+    from streams.delivery.dispatcher import Delivery
+    from streams.delivery.process import QueueCheck
+
+    events, alerts, _ = world
+    graph = EmbeddedGraph(REG)
+    graph.write(events, alerts)
+    store = SubscriptionStore(tmp_path / "subs.db", REG)
+    check = QueueCheck(Settings(), store)
+    check.cfg, check._queries = CFG, EmbeddedQueries(graph)  # no Neo4j in a unit test
+    latest = [a for a in {a.alert_id: a for a in alerts}.values() if a.status == "open"]
+    cases = [
+        (a, loc, shipment_queued(check._queries, loc, a, CFG))
+        for a in latest
+        for loc in a.localities
+    ]
+    (queued_alert, loc_in, _) = next(c for c in cases if c[2])
+    (left_alert, loc_out, _) = next(c for c in cases if not c[2])
+    sub_in = store.add("in", loc_in, "http://in.invalid/", queue_only=True)
+    sub_out = store.add("out", loc_out, "http://out.invalid/", queue_only=True)
+
+    def goes(sub, alert):
+        return check.admitted(Delivery(sub, alert, b"{}"))
+
+    assert goes(sub_in, queued_alert) and store.was_sent(sub_in.id, queued_alert.alert_id)
+    assert not goes(sub_out, left_alert) and not store.was_sent(sub_out.id, left_alert.alert_id)
+    weaker = queued_alert.model_copy(update={"revision": 99, "severity": 1})
+    assert goes(sub_in, weaker)  # its first revision went
+    assert goes(sub_out, left_alert.model_copy(update={"status": AlertStatus.WITHDRAWN}))
+    closed = case_step(queued_alert, "close", at=datetime.now(VIETNAM_TZ))
+    graph.write((), (), [closed])
+    fresh_sub = store.add("again", loc_in, "http://again.invalid/", queue_only=True)
+    assert not goes(fresh_sub, queued_alert)  # the graph holds its case closed
+    store.remove(sub_in.id)
+    assert not store.was_sent(sub_in.id, queued_alert.alert_id)
