@@ -14,7 +14,7 @@ import json
 import statistics
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from streams.config import QueueConfig
 from streams.handler import DetectionHandler, DictStore, ListSink
 from streams.queue import daily_queues
 from streams.rules import RULES
+from streams.rules.base import places_of
 
 
 @dataclass
@@ -146,14 +147,15 @@ class InProcessDetection:
 
     def __init__(self, detection: DetectionConfig | None = None) -> None:
         self.store, self._sink = DictStore(), ListSink()
+        registry = load_registry()
         self.handler = DetectionHandler(
-            self.store, self._sink, detection or load_detection_config(), load_registry()
+            self.store, self._sink, detection or load_detection_config(), registry
         )
         self.events = 0
         self.shipments: set[str] = set()  # every shipment seen (states expire by retention)
         # the shipments seen in each locality, by day (Vietnam time): the queues' traffic
         self.traffic: dict[str, dict[date, set[str]]] = {}
-        self._locality = {cp.id: cp.locality for cp in load_registry().checkpoints.values()}
+        self._locality = places_of(registry).locality
 
     def run(self, events: Iterable[SimulatedEvent]) -> Iterator[tuple[Alert, datetime]]:
         """Each alert raised, with the stream time then (when, in event time, it was
@@ -353,19 +355,7 @@ def as_json(result: Evaluation) -> dict[str, object]:
         "legitimate": result.legitimate,
         "legitimate_alerted": result.legitimate_alerted,
         "false_alerts_per_100": result.false_alerts_per_100,
-        "queues": [
-            {
-                "locality": q.locality,
-                "days": q.days,
-                "traffic_per_day": q.traffic_per_day,
-                "flagged_per_day": q.flagged_per_day,
-                "sampled_per_day": q.sampled_per_day,
-                "share": q.share,
-                "labelled": q.labelled,
-                "labelled_queued": q.labelled_queued,
-            }
-            for q in result.queues
-        ],
+        "queues": [{**asdict(q), "share": q.share} for q in result.queues],
     }
 
 

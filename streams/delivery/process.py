@@ -47,8 +47,12 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import ValidationError
 
+from goodsflow.bootstrap import neo4j_driver
 from goodsflow.settings import Settings
+from graph.queries import Neo4jQueries
+from graph.risk_queue import shipment_queued
 from schemas import Alert, AlertStatus, CaseAction, CaseStep, load_registry
+from streams.config import load_detection_config
 from streams.deadletters import DEFAULT_MAX_BYTES, dead_letter_record
 from streams.delivery.dispatcher import (
     Delivery,
@@ -414,18 +418,13 @@ class QueueCheck:
     queue-only subscriptions never needs it."""
 
     def __init__(self, settings: Settings, store: SubscriptionStore) -> None:
-        from streams.config import load_detection_config
-
         self.settings, self.store = settings, store
         self.cfg = load_detection_config(settings.detection.config).queue
         self._lock = threading.Lock()
         self._driver: Any = None
-        self._queries: Any = None
+        self._queries: Neo4jQueries | None = None
 
-    def _graph(self) -> Any:
-        from goodsflow.bootstrap import neo4j_driver
-        from graph.queries import Neo4jQueries
-
+    def _graph(self) -> Neo4jQueries:
         with self._lock:
             if self._queries is None:
                 neo = self.settings.neo4j
@@ -435,8 +434,6 @@ class QueueCheck:
 
     def admitted(self, delivery: Delivery) -> bool:
         """Whether the delivery goes (blocking: Neo4j and the subscription file)."""
-        from graph.risk_queue import shipment_queued
-
         alert, subscription = delivery.alert, delivery.subscription
         if alert.status != AlertStatus.OPEN:
             return True

@@ -118,8 +118,11 @@ def _open_leg(view: View) -> Leg | None:
 def _closed(view: View, on_route: Route, scan: Scan, nxt: Scan, pos: int) -> tuple[Leg, int]:
     """The leg from ``scan`` to the next scan, and how far along the route they reached."""
     km, pos = on_route.closed(pos, scan.checkpoint_id, nxt.checkpoint_id)
-    leg = Leg(scan, nxt.checkpoint_id, _budget(view, km, scan, nxt.occurred_at), nxt.occurred_at)
-    return leg, pos
+    return _closed_leg(view, km, scan, nxt), pos
+
+
+def _closed_leg(view: View, km: float, scan: Scan, nxt: Scan) -> Leg:
+    return Leg(scan, nxt.checkpoint_id, _budget(view, km, scan, nxt.occurred_at), nxt.occurred_at)
 
 
 def _late_leg(
@@ -133,7 +136,7 @@ def _late_leg(
     gap_h = (nxt.occurred_at - scan.occurred_at).total_seconds() / 3600
     if gap_h <= km / cfg.min_speed_kmh + cfg.slack_hours:
         return None, pos
-    leg = Leg(scan, nxt.checkpoint_id, _budget(view, km, scan, nxt.occurred_at), nxt.occurred_at)
+    leg = _closed_leg(view, km, scan, nxt)
     return (leg if _late(leg) else None), pos
 
 

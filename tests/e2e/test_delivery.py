@@ -97,6 +97,16 @@ def _alert(
     )  # fmt: skip
 
 
+def _publish(settings, alerts: list[Alert]) -> None:
+    """The alerts on the alerts topic, keyed by shipment, as the worker sends them."""
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers)
+    for alert in alerts:
+        key, value = alert.shipment_id.encode(), alert.model_dump_json().encode()
+        producer.send(settings.topics.alerts, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
 def _wait(check, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not check():
@@ -173,12 +183,7 @@ def _deliver_and_check(settings, healthy: Receiver, hung_sub) -> None:
         return [v for v in values if v.get("kind") == "alert" and v["alert"]["shipment_id"] in ours]
 
     with TopicTail(settings.bootstrap_servers, settings.topics.alerts_delivery_dlq) as dlq:
-        producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers)
-        for alert in sent:
-            key, value = alert.shipment_id.encode(), alert.model_dump_json().encode()
-            producer.send(settings.topics.alerts, key=key, value=value)
-        producer.flush()
-        producer.close()
+        _publish(settings, sent)
 
         def accepted_ours() -> list[tuple[str, int]]:
             # other tests may send alerts that involve Lang Son meanwhile
@@ -256,12 +261,7 @@ def test_a_queue_only_subscription_gets_the_alerts_of_shipments_in_the_risk_queu
         with _delivering(
             tmp_path, subs, metrics_port=port, GOODSFLOW_DETECTION__CONFIG=str(config)
         ):
-            producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers)
-            for alert in sent:
-                key, value = alert.shipment_id.encode(), alert.model_dump_json().encode()
-                producer.send(settings.topics.alerts, key=key, value=value)
-            producer.flush()
-            producer.close()
+            _publish(settings, sent)
 
             def mine(receiver: Receiver) -> set[str]:
                 return {sid for sid, _ in receiver.accepted if sid in ours}
